@@ -1,0 +1,327 @@
+//! The cache between scrapes and the Chime API.
+//!
+//! Two structures, each doing one job:
+//!
+//! * A moka [`Cache`] of **fetch outcomes**, keyed by account, decides *when*
+//!   the API may be called. A success lives for the TTL (plus up to 10 %
+//!   jitter, so that accounts fetched together do not all expire in the same
+//!   second); a failure lives for an exponential backoff with jitter. While an
+//!   entry lives, no scrape causes a fetch. When it has expired, the next
+//!   scrape starts one through `get_with`, which coalesces every concurrent
+//!   caller for that key into a single fetch.
+//! * A map of **account states** holds *what* is exported: the last good
+//!   snapshot (kept across failures and across TTL expiry), whether the last
+//!   fetch succeeded, and when one last did. A failed fetch never replaces
+//!   the snapshot, so a throttled or broken API is never shown as "0 bots".
+//!
+//! Fetches run in their own tasks, so a scrape that gives up (its budget ran
+//! out, the client went away) never cancels a fetch another scrape waits
+//! for. Once an account has data, scrapes do not wait for refreshes at all:
+//! they serve the last snapshot while one refresh runs in the background
+//! (stale-while-revalidate).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use moka::future::Cache;
+use moka::Expiry;
+use tokio::task::JoinHandle;
+
+use crate::chime::{BotRecord, ChimeApi};
+use crate::metrics::ExporterMetrics;
+
+/// The bots of one account, as of one successful fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub bots: Vec<BotRecord>,
+}
+
+impl Snapshot {
+    pub fn disabled_count(&self) -> usize {
+        self.bots
+            .iter()
+            .filter(|b| b.disabled == Some(true))
+            .count()
+    }
+}
+
+/// What is exported for one account.
+#[derive(Debug, Clone, Default)]
+pub struct AccountState {
+    /// The last good snapshot, if any fetch ever succeeded.
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// Whether the last finished fetch succeeded.
+    pub up: bool,
+    /// Unix time of the last successful fetch.
+    pub last_success_seconds: Option<f64>,
+    /// Failed fetches since the last success; drives the backoff.
+    pub consecutive_failures: u32,
+}
+
+/// How long a fetch outcome keeps the API from being called again.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    lifetime: Duration,
+}
+
+struct OutcomeExpiry;
+
+impl Expiry<String, Outcome> for OutcomeExpiry {
+    fn expire_after_create(&self, _: &String, value: &Outcome, _: Instant) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        value: &Outcome,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+/// Timing of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// How long a successful fetch is reused.
+    pub ttl: Duration,
+    /// The first backoff after a failure; it doubles with each consecutive
+    /// failure up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl CacheSettings {
+    /// The TTL with up to 10 % added at random, so refreshes spread out.
+    fn ttl_with_jitter(&self) -> Duration {
+        self.ttl + self.ttl.mul_f64(fastrand::f64() * 0.1)
+    }
+
+    /// Exponential backoff with jitter: never shorter than `backoff_min`,
+    /// so a failing API is not called again by the next scrape.
+    pub fn backoff(&self, consecutive_failures: u32) -> Duration {
+        let exp = consecutive_failures.saturating_sub(1).min(20);
+        let base = self
+            .backoff_min
+            .saturating_mul(1u32 << exp)
+            .min(self.backoff_max.max(self.backoff_min));
+        base + base.mul_f64(fastrand::f64() * 0.25)
+    }
+}
+
+/// The per-account bot cache. See the module documentation.
+pub struct BotCache {
+    api: ChimeApi,
+    accounts: Vec<String>,
+    settings: CacheSettings,
+    outcomes: Cache<String, Outcome>,
+    states: RwLock<HashMap<String, AccountState>>,
+    generation: AtomicU64,
+    ready: AtomicBool,
+    metrics: Arc<ExporterMetrics>,
+}
+
+impl std::fmt::Debug for BotCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotCache")
+            .field("accounts", &self.accounts.len())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl BotCache {
+    pub fn new(
+        api: ChimeApi,
+        accounts: Vec<String>,
+        settings: CacheSettings,
+        metrics: Arc<ExporterMetrics>,
+    ) -> Arc<BotCache> {
+        let outcomes = Cache::builder()
+            .name("chime-listbots")
+            .expire_after(OutcomeExpiry)
+            .build();
+        let states = accounts
+            .iter()
+            .map(|a| (a.clone(), AccountState::default()))
+            .collect();
+        Arc::new(BotCache {
+            api,
+            accounts,
+            settings,
+            outcomes,
+            states: RwLock::new(states),
+            generation: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+            metrics,
+        })
+    }
+
+    /// The watched accounts, in configuration order.
+    pub fn accounts(&self) -> &[String] {
+        &self.accounts
+    }
+
+    /// Whether the first collection attempt (of every account) finished.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever any account state changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A copy of the states of the watched accounts, in account order.
+    pub fn states(&self) -> Vec<(String, AccountState)> {
+        let states = self.states.read().unwrap_or_else(|e| e.into_inner());
+        self.accounts
+            .iter()
+            .map(|a| (a.clone(), states.get(a).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    fn has_snapshot(&self, account: &str) -> bool {
+        let states = self.states.read().unwrap_or_else(|e| e.into_inner());
+        states
+            .get(account)
+            .map(|s| s.snapshot.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Fetches every account once, waits for all of them, and marks the
+    /// cache ready. Run at start so the first scrape finds data.
+    pub async fn warm_up(self: &Arc<Self>) {
+        let handles: Vec<_> = self
+            .accounts
+            .iter()
+            .map(|a| self.spawn_refresh(a.clone()))
+            .collect();
+        for handle in handles {
+            let _ = handle.await;
+        }
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Makes sure every account is fresh or being refreshed, waiting up to
+    /// `budget` for accounts that have never had data. Accounts that have data
+    /// are served from their last snapshot while a refresh runs.
+    pub async fn prepare_scrape(self: &Arc<Self>, budget: Duration) {
+        let mut waiting = Vec::new();
+        for account in &self.accounts {
+            self.metrics.cache_requests.inc();
+            if self.outcomes.contains_key(account) {
+                self.metrics.cache_hits.inc();
+                continue;
+            }
+            let handle = self.spawn_refresh(account.clone());
+            if !self.has_snapshot(account) {
+                waiting.push(handle);
+            }
+        }
+        if waiting.is_empty() {
+            return;
+        }
+        let _ = tokio::time::timeout(budget, async {
+            for handle in waiting {
+                let _ = handle.await;
+            }
+        })
+        .await;
+    }
+
+    /// Starts (or joins) the fetch of one account in its own task.
+    fn spawn_refresh(self: &Arc<Self>, account: String) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let init = Arc::clone(&this).fetch(account.clone());
+            this.outcomes.get_with(account, init).await;
+        })
+    }
+
+    /// One fetch of one account; records the result in the account's state.
+    async fn fetch(self: Arc<Self>, account: String) -> Outcome {
+        let started = Instant::now();
+        let result = self.api.list_bots(&account).await;
+        let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
+        let state = states.entry(account.clone()).or_default();
+        let lifetime = match result {
+            Ok(bots) => {
+                tracing::debug!(
+                    account_id = %account,
+                    bots = bots.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fetched bots"
+                );
+                state.snapshot = Some(Arc::new(Snapshot { bots }));
+                state.up = true;
+                state.last_success_seconds = Some(unix_now());
+                state.consecutive_failures = 0;
+                self.settings.ttl_with_jitter()
+            }
+            Err(err) => {
+                state.up = false;
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                let backoff = self.settings.backoff(state.consecutive_failures);
+                tracing::warn!(
+                    account_id = %account,
+                    error = %err.kind,
+                    detail = %err.message,
+                    consecutive_failures = state.consecutive_failures,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "fetching bots failed; serving the last good data"
+                );
+                backoff
+            }
+        };
+        drop(states);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Outcome { lifetime }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_never_below_minimum() {
+        let s = CacheSettings {
+            ttl: Duration::from_secs(300),
+            backoff_min: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(300),
+        };
+        for _ in 0..100 {
+            let first = s.backoff(1);
+            assert!(first >= Duration::from_secs(10) && first <= Duration::from_millis(12_500));
+            let third = s.backoff(3);
+            assert!(third >= Duration::from_secs(40) && third <= Duration::from_secs(50));
+            let many = s.backoff(1000);
+            assert!(many >= Duration::from_secs(300) && many <= Duration::from_secs(375));
+        }
+    }
+
+    #[test]
+    fn ttl_jitter_only_lengthens() {
+        let s = CacheSettings {
+            ttl: Duration::from_secs(100),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(1),
+        };
+        for _ in 0..100 {
+            let t = s.ttl_with_jitter();
+            assert!(t >= Duration::from_secs(100) && t <= Duration::from_secs(110));
+        }
+    }
+}

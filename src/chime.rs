@@ -1,0 +1,682 @@
+//! The Amazon Chime API client: the official `aws-sdk-chime` with the pieces an
+//! exporter needs on top of it.
+//!
+//! * **Pagination with a guard.** `ListBots` is followed page by page; a
+//!   `NextToken` seen twice, or more pages than [`MAX_PAGES`], is an error
+//!   rather than an endless loop against a misbehaving API.
+//! * **Throttling is retried.** The SDK's default classifiers do not treat
+//!   Chime's `429 ThrottledClientException` as retryable, so
+//!   [`ThrottlingClassifier`] marks it as a throttling error and the standard
+//!   retry strategy backs off (with jitter) inside `--chime.timeout`. Adaptive
+//!   retry mode is deliberately not used: it was measured to stall a single
+//!   call for over a minute.
+//! * **Every HTTP attempt is counted.** [`ApiMetricsInterceptor`] sees each
+//!   request the SDK transmits, retries included, so
+//!   `chime_api_requests_total` matches what the API saw.
+//! * **Errors are classified into a bounded set** ([`ErrorKind`]): the AWS
+//!   error code when it is one Chime models, or a small fixed set of transport
+//!   kinds. Raw error text never becomes a label value.
+//! * **Secrets are dropped at the edge.** [`BotRecord`] has no field for
+//!   `SecurityToken` or `BotEmail`: they are never copied out of the SDK's
+//!   output, so no later layer can leak them.
+
+use std::collections::HashSet;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_chime::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, Error as ErasedError, FinalizerInterceptorContextRef,
+    InterceptorContext,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata, OrchestratorError};
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use crate::metrics::ApiMetrics;
+
+/// The most `ListBots` pages followed for one account before giving up.
+/// At 99 bots a page that is 99,000 bots, far beyond any real Chime account;
+/// reaching it means the API is handing out tokens without end.
+pub const MAX_PAGES: usize = 1000;
+
+/// How many attempts the SDK's standard retry strategy makes per operation
+/// (the first try included), all inside `--chime.timeout`.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// What the exporter keeps of a bot. `SecurityToken` and `BotEmail` are not
+/// here on purpose: they are secrets (or personal data) and are never copied
+/// out of the SDK's response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotRecord {
+    pub bot_id: Option<String>,
+    pub user_id: String,
+    pub display_name: String,
+    pub bot_type: String,
+    /// `Disabled` is a nullable boolean in the model; `None` means the API
+    /// did not say.
+    pub disabled: Option<bool>,
+    pub created_seconds: Option<f64>,
+    pub updated_seconds: Option<f64>,
+}
+
+impl BotRecord {
+    fn from_sdk(bot: &aws_sdk_chime::types::Bot) -> Self {
+        BotRecord {
+            bot_id: bot.bot_id().map(str::to_owned),
+            user_id: bot.user_id().unwrap_or_default().to_owned(),
+            display_name: bot.display_name().unwrap_or_default().to_owned(),
+            bot_type: bot
+                .bot_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            disabled: bot.disabled(),
+            created_seconds: bot.created_timestamp().map(|t| t.as_secs_f64()),
+            updated_seconds: bot.updated_timestamp().map(|t| t.as_secs_f64()),
+        }
+    }
+}
+
+/// The bounded set of values of the `error` label.
+///
+/// The first group are the error codes the Chime API model declares for the
+/// operations this exporter calls (plus `AccessDeniedException`, which IAM
+/// answers for any AWS API); the second group are failures that have no AWS
+/// error code. Anything else maps to [`ErrorKind::Other`], so a surprising
+/// answer can never create a new series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ResourceLimitExceeded,
+    ServiceFailure,
+    ServiceUnavailable,
+    Throttled,
+    Unauthorized,
+    AccessDenied,
+    /// The operation did not finish within `--chime.timeout`.
+    Timeout,
+    /// The connection failed: refused, reset, closed without an answer.
+    Connection,
+    /// A response came back but could not be understood (bad JSON, wrong
+    /// types, an empty body where one was required).
+    Response,
+    /// A 4xx answer without an AWS error code (a proxy, a load balancer).
+    Http4xx,
+    /// A 5xx answer without an AWS error code (a proxy's HTML error page).
+    Http5xx,
+    /// `NextToken` repeated itself or the page cap was reached.
+    Pagination,
+    /// No usable AWS credentials.
+    Credentials,
+    /// Anything else, including AWS error codes Chime does not model.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every value, in the order the README lists them.
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::BadRequest,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::ResourceLimitExceeded,
+        ErrorKind::ServiceFailure,
+        ErrorKind::ServiceUnavailable,
+        ErrorKind::Throttled,
+        ErrorKind::Unauthorized,
+        ErrorKind::AccessDenied,
+        ErrorKind::Timeout,
+        ErrorKind::Connection,
+        ErrorKind::Response,
+        ErrorKind::Http4xx,
+        ErrorKind::Http5xx,
+        ErrorKind::Pagination,
+        ErrorKind::Credentials,
+        ErrorKind::Other,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "BadRequestException",
+            ErrorKind::Forbidden => "ForbiddenException",
+            ErrorKind::NotFound => "NotFoundException",
+            ErrorKind::ResourceLimitExceeded => "ResourceLimitExceededException",
+            ErrorKind::ServiceFailure => "ServiceFailureException",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
+            ErrorKind::Throttled => "ThrottledClientException",
+            ErrorKind::Unauthorized => "UnauthorizedClientException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Response => "response",
+            ErrorKind::Http4xx => "http_4xx",
+            ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::Pagination => "pagination",
+            ErrorKind::Credentials => "credentials",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// Maps an AWS error code (as found in `x-amzn-ErrorType`, possibly with a
+    /// `:namespace` suffix) to its bounded label.
+    pub fn from_aws_code(code: &str) -> ErrorKind {
+        let code = code.split(':').next().unwrap_or_default().trim();
+        let code = code.rsplit('#').next().unwrap_or_default();
+        ErrorKind::ALL[..9]
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == code)
+            .unwrap_or(ErrorKind::Other)
+    }
+
+    /// Whether a retry later may succeed without anyone changing anything.
+    pub fn is_throttling(self) -> bool {
+        self == ErrorKind::Throttled
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed API operation, as the rest of the exporter sees it: the bounded
+/// kind plus a message that is safe to log (it never contains response
+/// bodies of successful calls, so no bot secret can reach it).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed ({kind}): {message}")]
+pub struct ApiError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Settings for [`ChimeApi::connect`].
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub max_results: i32,
+    pub timeout: Duration,
+    /// Static credentials instead of the default chain: only for `--demo`,
+    /// whose embedded fake API accepts anything signed.
+    pub static_credentials: Option<(String, String)>,
+}
+
+/// A Chime API client with pagination, retry classification and metrics.
+#[derive(Debug, Clone)]
+pub struct ChimeApi {
+    client: aws_sdk_chime::Client,
+    metrics: Arc<ApiMetrics>,
+    max_results: i32,
+}
+
+impl ChimeApi {
+    /// Builds the SDK client from aws-config's default chain (credentials,
+    /// `AWS_ENDPOINT_URL_CHIME`/`AWS_ENDPOINT_URL`, profiles), with the
+    /// region, endpoint override and timeout given.
+    pub async fn connect(settings: &ApiSettings, metrics: Arc<ApiMetrics>) -> ChimeApi {
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
+            .build();
+        let retries = RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(settings.timeout / 4);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .timeout_config(timeouts)
+            .retry_config(retries);
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url.clone());
+        }
+        if let Some((key, secret)) = &settings.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_chime::config::Credentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "chime-exporter-demo",
+            ));
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_chime::config::Builder::from(&shared)
+            .retry_classifier(ThrottlingClassifier)
+            .interceptor(ApiMetricsInterceptor {
+                metrics: metrics.clone(),
+            })
+            .build();
+        ChimeApi {
+            client: aws_sdk_chime::Client::from_conf(config),
+            metrics,
+            max_results: settings.max_results,
+        }
+    }
+
+    /// Every bot of `account_id`, following `NextToken` to the last page.
+    ///
+    /// Either the whole list or an error: a page that fails in the middle
+    /// fails the fetch, so a half list is never taken for the account's bots.
+    pub async fn list_bots(&self, account_id: &str) -> Result<Vec<BotRecord>, ApiError> {
+        const OP: &str = "ListBots";
+        let mut bots = Vec::new();
+        let mut seen_tokens: HashSet<String> = HashSet::new();
+        let mut next_token: Option<String> = None;
+        for _page in 0..MAX_PAGES {
+            let page = self
+                .client
+                .list_bots()
+                .account_id(account_id)
+                .max_results(self.max_results)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| self.operation_failed(OP, account_id, e))?;
+            bots.extend(page.bots().iter().map(BotRecord::from_sdk));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => {
+                    if !seen_tokens.insert(token.to_owned()) {
+                        return Err(self.pagination_failed(
+                            OP,
+                            account_id,
+                            "the API returned a NextToken it had returned before",
+                        ));
+                    }
+                    next_token = Some(token.to_owned());
+                }
+                _ => return Ok(bots),
+            }
+        }
+        Err(self.pagination_failed(
+            OP,
+            account_id,
+            "more pages than the page cap; the API keeps returning NextToken",
+        ))
+    }
+
+    fn pagination_failed(&self, op: &'static str, account_id: &str, why: &str) -> ApiError {
+        self.metrics.error(op, account_id, ErrorKind::Pagination);
+        ApiError {
+            operation: op,
+            kind: ErrorKind::Pagination,
+            message: why.to_owned(),
+        }
+    }
+
+    /// Turns an SDK error into an [`ApiError`]. Errors of individual HTTP
+    /// attempts were already counted by the interceptor; only an operation
+    /// timeout (which cancels the attempt before the interceptor sees its
+    /// end) is counted here.
+    fn operation_failed<E>(&self, op: &'static str, account_id: &str, err: SdkError<E>) -> ApiError
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let kind = classify_sdk_error(&err);
+        if matches!(err, SdkError::TimeoutError(_)) {
+            self.metrics.error(op, account_id, kind);
+        }
+        let message = match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                format!(
+                    "HTTP {}: {}",
+                    service.raw().status().as_u16(),
+                    inner.message().unwrap_or("no message")
+                )
+            }
+            other => error_chain(other),
+        };
+        ApiError {
+            operation: op,
+            kind,
+            message,
+        }
+    }
+}
+
+/// The error and its sources on one line, as `aws_smithy_types`'s
+/// `DisplayErrorContext` would print them.
+fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn is_credentials_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.is::<aws_credential_types::provider::error::CredentialsError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn status_kind(status: u16) -> ErrorKind {
+    match status {
+        400..=499 => ErrorKind::Http4xx,
+        500..=599 => ErrorKind::Http5xx,
+        _ => ErrorKind::Response,
+    }
+}
+
+/// Classifies a failed operation as seen by the caller.
+pub fn classify_sdk_error<E>(err: &SdkError<E>) -> ErrorKind
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match err {
+        SdkError::TimeoutError(_) => ErrorKind::Timeout,
+        SdkError::DispatchFailure(d) => {
+            if d.is_timeout() {
+                ErrorKind::Timeout
+            } else if d.is_io() {
+                ErrorKind::Connection
+            } else if is_credentials_error(err) {
+                ErrorKind::Credentials
+            } else {
+                ErrorKind::Other
+            }
+        }
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status();
+            if status.is_success() {
+                ErrorKind::Response
+            } else {
+                status_kind(status.as_u16())
+            }
+        }
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some(code) => ErrorKind::from_aws_code(code),
+            None => status_kind(service.raw().status().as_u16()),
+        },
+        SdkError::ConstructionFailure(_) if is_credentials_error(err) => ErrorKind::Credentials,
+        _ if is_credentials_error(err) => ErrorKind::Credentials,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn header_error_type(response: &HttpResponse) -> Option<&str> {
+    response.headers().get("x-amzn-ErrorType")
+}
+
+/// The AWS error code of a type-erased operation error, via the SDK's own
+/// parse of the response (header or body).
+fn erased_error_code(err: &ErasedError) -> Option<&str> {
+    use aws_sdk_chime::operation::{
+        get_account::GetAccountError, get_bot::GetBotError, list_accounts::ListAccountsError,
+        list_bots::ListBotsError,
+    };
+    if let Some(e) = err.downcast_ref::<ListBotsError>() {
+        return e.code();
+    }
+    if let Some(e) = err.downcast_ref::<GetBotError>() {
+        return e.code();
+    }
+    if let Some(e) = err.downcast_ref::<ListAccountsError>() {
+        return e.code();
+    }
+    if let Some(e) = err.downcast_ref::<GetAccountError>() {
+        return e.code();
+    }
+    None
+}
+
+/// Classifies one failed HTTP attempt inside the SDK's orchestrator.
+fn classify_attempt(
+    err: &OrchestratorError<ErasedError>,
+    response: Option<&HttpResponse>,
+) -> ErrorKind {
+    if err.is_timeout_error() {
+        return ErrorKind::Timeout;
+    }
+    if let Some(connector) = err.as_connector_error() {
+        return if connector.is_timeout() {
+            ErrorKind::Timeout
+        } else if connector.is_io() {
+            ErrorKind::Connection
+        } else if is_credentials_error(err) {
+            ErrorKind::Credentials
+        } else {
+            ErrorKind::Connection
+        };
+    }
+    if let Some(code) = err.as_operation_error().and_then(erased_error_code) {
+        return ErrorKind::from_aws_code(code);
+    }
+    if let Some(response) = response {
+        if let Some(code) = header_error_type(response) {
+            return ErrorKind::from_aws_code(code);
+        }
+        let status = response.status();
+        return if status.is_success() {
+            ErrorKind::Response
+        } else {
+            status_kind(status.as_u16())
+        };
+    }
+    if err.is_response_error() {
+        return ErrorKind::Response;
+    }
+    if is_credentials_error(err) {
+        return ErrorKind::Credentials;
+    }
+    ErrorKind::Other
+}
+
+/// Marks Chime's `429 ThrottledClientException` as a throttling error so the
+/// standard retry strategy retries it with backoff; the SDK's defaults only
+/// know the generic AWS throttling codes.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlingClassifier;
+
+impl ClassifyRetry for ThrottlingClassifier {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if !matches!(ctx.output_or_error(), Some(Err(_))) {
+            return RetryAction::NoActionIndicated;
+        }
+        let Some(response) = ctx.response() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let throttled = response.status().as_u16() == 429
+            || header_error_type(response)
+                .map(|code| ErrorKind::from_aws_code(code).is_throttling())
+                .unwrap_or(false);
+        if throttled {
+            RetryAction::throttling_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "ChimeThrottledClientException"
+    }
+}
+
+/// When the current attempt was handed to the HTTP client, and for which
+/// account; kept in the attempt's config bag between the two hooks.
+#[derive(Debug, Clone)]
+struct AttemptStart {
+    at: Instant,
+    account_id: String,
+}
+
+impl Storable for AttemptStart {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Counts every HTTP attempt and its failures, and times it.
+#[derive(Debug)]
+pub struct ApiMetricsInterceptor {
+    metrics: Arc<ApiMetrics>,
+}
+
+fn operation_name(cfg: &ConfigBag) -> &'static str {
+    // The label must stay bounded: map to the four operations this exporter
+    // calls rather than passing through whatever the metadata says.
+    match cfg.load::<Metadata>().map(|m| m.name()) {
+        Some("ListBots") => "ListBots",
+        Some("GetBot") => "GetBot",
+        Some("ListAccounts") => "ListAccounts",
+        Some("GetAccount") => "GetAccount",
+        _ => "other",
+    }
+}
+
+/// The account id in a Chime request path (`/accounts/{accountId}/...`),
+/// percent-decoded; empty for `ListAccounts`.
+pub fn account_from_path(uri: &str) -> String {
+    // The SDK's request URI is absolute (`http://host/accounts/...`).
+    let path = match uri.find("://") {
+        Some(i) => {
+            let rest = &uri[i + 3..];
+            rest.find('/').map(|j| &rest[j..]).unwrap_or("/")
+        }
+        None => uri,
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next()) {
+        (Some("accounts"), Some(id)) => percent_decode(id),
+        _ => String::new(),
+    }
+}
+
+/// Minimal `%XX` decoding, as the SDK encodes path labels.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(b) = hex {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Intercept for ApiMetricsInterceptor {
+    fn name(&self) -> &'static str {
+        "ChimeExporterApiMetrics"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let account_id = account_from_path(context.request().uri());
+        let op = operation_name(cfg);
+        self.metrics.request(op, &account_id);
+        cfg.interceptor_state().store_put(AttemptStart {
+            at: Instant::now(),
+            account_id,
+        });
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = operation_name(cfg);
+        let start = cfg.load::<AttemptStart>().cloned();
+        cfg.interceptor_state().unset::<AttemptStart>();
+        let account_id = match &start {
+            Some(s) => {
+                self.metrics.observe_duration(op, s.at.elapsed());
+                s.account_id.clone()
+            }
+            None => context
+                .request()
+                .map(|r| account_from_path(r.uri()))
+                .unwrap_or_default(),
+        };
+        if let Some(Err(err)) = context.output_or_error() {
+            let kind = classify_attempt(err, context.response());
+            self.metrics.error(op, &account_id, kind);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_codes_map_to_bounded_labels() {
+        assert_eq!(
+            ErrorKind::from_aws_code("ThrottledClientException"),
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            ErrorKind::from_aws_code("NotFoundException:http://internal.amazon.com/coral/"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            ErrorKind::from_aws_code("aws.chime#ForbiddenException"),
+            ErrorKind::Forbidden
+        );
+        assert_eq!(
+            ErrorKind::from_aws_code("SomethingNewException"),
+            ErrorKind::Other
+        );
+        assert_eq!(ErrorKind::from_aws_code(""), ErrorKind::Other);
+        assert_eq!(ErrorKind::from_aws_code("timeout"), ErrorKind::Other);
+    }
+
+    #[test]
+    fn every_label_value_is_distinct() {
+        let values: HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(values.len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn account_ids_come_from_request_paths() {
+        assert_eq!(account_from_path("/accounts/abc-1/bots"), "abc-1");
+        assert_eq!(account_from_path("/accounts/abc-1/bots/b?x=1"), "abc-1");
+        assert_eq!(account_from_path("/accounts/a%20b"), "a b");
+        assert_eq!(account_from_path("/accounts?max-results=5"), "");
+        assert_eq!(
+            account_from_path(
+                "https://chime.us-east-1.amazonaws.com/accounts/x/bots?max-results=99"
+            ),
+            "x"
+        );
+        assert_eq!(account_from_path("http://127.0.0.1:80"), "");
+        assert_eq!(account_from_path("/"), "");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%41%"), "A%");
+    }
+}

@@ -1,0 +1,415 @@
+//! Command-line flags (each with an environment variable) and their
+//! validation.
+//!
+//! Flag names follow the official Prometheus exporters (`--web.*`, `--log.*`)
+//! and group the exporter's own settings under `--chime.*`. Every value is
+//! checked before anything starts: a bad one ends the process with status 2
+//! and one line naming the flag, never a panic.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::cache::CacheSettings;
+
+/// The default listen port. The exporter range of the Prometheus port
+/// allocations page (9100-9999) is full, so no free number exists there;
+/// 9891 is this exporter's, documented in the README and the Dockerfile.
+pub const DEFAULT_PORT: u16 = 9891;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (expected a duration such as 30s, 5m or 1h)"))
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// Parses `host:port`, `:port` (all interfaces, as Go exporters accept) or
+/// `[v6]:port`.
+pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else if s.starts_with("localhost:") {
+        s.replacen("localhost", "127.0.0.1", 1)
+    } else {
+        s.to_owned()
+    };
+    full.parse::<SocketAddr>().map_err(|_| {
+        format!("'{s}' is not an address such as :{DEFAULT_PORT} or 127.0.0.1:{DEFAULT_PORT}")
+    })
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" {
+        return Err(format!("'{s}' must start with '/' and not be '/' itself"));
+    }
+    if s.starts_with("/-/") {
+        return Err(format!("'{s}' is reserved for /-/healthy and /-/ready"));
+    }
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(format!("'{s}' is not a plain URL path"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Prometheus exporter for the Amazon Chime administration API.
+///
+/// Every flag can also be set through the environment variable shown.
+#[derive(Debug, Parser)]
+#[command(name = "chime_exporter", version, about, long_about = None)]
+pub struct Cli {
+    /// Chime account ID to watch (repeat the flag, or comma-separate in the
+    /// environment variable).
+    #[arg(
+        long = "chime.account-id",
+        env = "CHIME_EXPORTER_ACCOUNT_IDS",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
+    pub account_ids: Vec<String>,
+
+    /// AWS region of the Chime API.
+    #[arg(
+        long = "chime.region",
+        env = "CHIME_EXPORTER_REGION",
+        default_value = "us-east-1",
+        value_name = "REGION"
+    )]
+    pub region: String,
+
+    /// Endpoint URL of the Chime API, instead of the SDK's resolution
+    /// (AWS_ENDPOINT_URL_CHIME and AWS_ENDPOINT_URL keep working without it).
+    #[arg(
+        long = "chime.endpoint-url",
+        env = "CHIME_EXPORTER_ENDPOINT_URL",
+        value_name = "URL"
+    )]
+    pub endpoint_url: Option<String>,
+
+    /// Bots requested per ListBots page (the API accepts 1 to 99).
+    #[arg(
+        long = "chime.max-results",
+        env = "CHIME_EXPORTER_MAX_RESULTS",
+        default_value_t = 99,
+        value_parser = clap::value_parser!(i32).range(1..=99),
+        value_name = "N"
+    )]
+    pub max_results: i32,
+
+    /// How long a successful fetch of an account's bots is reused.
+    #[arg(
+        long = "chime.cache-ttl",
+        env = "CHIME_EXPORTER_CACHE_TTL",
+        default_value = "5m",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub cache_ttl: Duration,
+
+    /// Time limit of one API operation, retries included.
+    #[arg(
+        long = "chime.timeout",
+        env = "CHIME_EXPORTER_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub timeout: Duration,
+
+    /// Wait after a failed fetch before the account is fetched again; doubles
+    /// with each consecutive failure, up to the cache TTL.
+    #[arg(
+        long = "chime.error-backoff",
+        env = "CHIME_EXPORTER_ERROR_BACKOFF",
+        default_value = "10s",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub error_backoff: Duration,
+
+    /// Address to listen on for HTTP requests.
+    #[arg(
+        long = "web.listen-address",
+        env = "CHIME_EXPORTER_WEB_LISTEN_ADDRESS",
+        default_value = ":9891",
+        value_parser = parse_listen_address,
+        value_name = "ADDRESS"
+    )]
+    pub listen_address: SocketAddr,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        env = "CHIME_EXPORTER_WEB_TELEMETRY_PATH",
+        default_value = "/metrics",
+        value_parser = parse_telemetry_path,
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// Subtracted from Prometheus's X-Prometheus-Scrape-Timeout-Seconds to
+    /// leave time for the response to travel.
+    #[arg(
+        long = "web.timeout-offset",
+        env = "CHIME_EXPORTER_WEB_TIMEOUT_OFFSET",
+        default_value = "500ms",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub timeout_offset: Duration,
+
+    /// Maximum number of parallel scrape requests; 0 disables the limit.
+    #[arg(
+        long = "web.max-requests",
+        env = "CHIME_EXPORTER_WEB_MAX_REQUESTS",
+        default_value_t = 40,
+        value_name = "N"
+    )]
+    pub max_requests: usize,
+
+    /// Only log messages with the given severity or above.
+    #[arg(
+        long = "log.level",
+        env = "CHIME_EXPORTER_LOG_LEVEL",
+        value_enum,
+        default_value = "info"
+    )]
+    pub log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(
+        long = "log.format",
+        env = "CHIME_EXPORTER_LOG_FORMAT",
+        value_enum,
+        default_value = "logfmt"
+    )]
+    pub log_format: LogFormat,
+
+    /// Run against an embedded fake Chime API with generated data (no AWS
+    /// account or credentials needed).
+    #[arg(long = "demo", env = "CHIME_EXPORTER_DEMO")]
+    pub demo: bool,
+}
+
+/// A configuration value that cannot work, named by its flag.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid value for --{flag}: {problem}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub problem: String,
+}
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub listen_address: SocketAddr,
+    pub telemetry_path: String,
+    pub timeout_offset: Duration,
+    pub max_requests: usize,
+}
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub account_ids: Vec<String>,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub max_results: i32,
+    pub timeout: Duration,
+    pub cache: CacheSettings,
+    pub web: WebSettings,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+    pub demo: bool,
+}
+
+impl Cli {
+    /// Checks what clap cannot check alone and builds the [`Config`].
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let mut account_ids: Vec<String> = Vec::new();
+        for raw in &self.account_ids {
+            let id = raw.trim();
+            if id.is_empty() {
+                return Err(ConfigError {
+                    flag: "chime.account-id",
+                    problem: "an account id is empty".into(),
+                });
+            }
+            if id
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '/')
+            {
+                return Err(ConfigError {
+                    flag: "chime.account-id",
+                    problem: format!("'{}' is not an account id", id.escape_default()),
+                });
+            }
+            if !account_ids.iter().any(|a| a == id) {
+                account_ids.push(id.to_owned());
+            }
+        }
+        if account_ids.is_empty() && !self.demo {
+            return Err(ConfigError {
+                flag: "chime.account-id",
+                problem: "no account to watch: give at least one (or run with --demo)".into(),
+            });
+        }
+        if self.region.trim().is_empty() {
+            return Err(ConfigError {
+                flag: "chime.region",
+                problem: "the region is empty".into(),
+            });
+        }
+        if let Some(url) = &self.endpoint_url {
+            let ok = url
+                .parse::<http::Uri>()
+                .ok()
+                .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+            if ok.is_none() {
+                return Err(ConfigError {
+                    flag: "chime.endpoint-url",
+                    problem: format!("'{url}' is not an http:// or https:// URL"),
+                });
+            }
+        }
+        Ok(Config {
+            account_ids,
+            region: self.region.trim().to_owned(),
+            endpoint_url: self.endpoint_url,
+            max_results: self.max_results,
+            timeout: self.timeout,
+            cache: CacheSettings {
+                ttl: self.cache_ttl,
+                backoff_min: self.error_backoff,
+                backoff_max: self.cache_ttl.max(self.error_backoff),
+            },
+            web: WebSettings {
+                listen_address: self.listen_address,
+                telemetry_path: self.telemetry_path,
+                timeout_offset: self.timeout_offset,
+                max_requests: self.max_requests,
+            },
+            log_level: self.log_level,
+            log_format: self.log_format,
+            demo: self.demo,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut full = vec!["chime_exporter"];
+        full.extend_from_slice(args);
+        let cli = Cli::try_parse_from(full).map_err(|e| e.to_string())?;
+        cli.into_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&["--chime.account-id", "a"]).unwrap();
+        assert_eq!(c.max_results, 99);
+        assert_eq!(c.cache.ttl, Duration::from_secs(300));
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.web.listen_address.port(), DEFAULT_PORT);
+        assert_eq!(c.web.telemetry_path, "/metrics");
+        assert_eq!(c.region, "us-east-1");
+    }
+
+    #[test]
+    fn repeated_and_duplicate_accounts() {
+        let c = parse(&[
+            "--chime.account-id",
+            "a",
+            "--chime.account-id",
+            "b",
+            "--chime.account-id",
+            "a",
+        ])
+        .unwrap();
+        assert_eq!(c.account_ids, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn invalid_values_name_the_flag() {
+        for (args, flag) in [
+            (
+                vec!["--chime.account-id", "a", "--chime.max-results", "0"],
+                "chime.max-results",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--chime.max-results", "100"],
+                "chime.max-results",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--chime.cache-ttl", "abc"],
+                "chime.cache-ttl",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--chime.timeout", "0s"],
+                "chime.timeout",
+            ),
+            (vec!["--chime.account-id", ""], "chime.account-id"),
+            (vec![], "chime.account-id"),
+            (
+                vec!["--chime.account-id", "a", "--web.listen-address", "nope"],
+                "web.listen-address",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--web.telemetry-path", "metrics"],
+                "web.telemetry-path",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--chime.endpoint-url", "ftp://x"],
+                "chime.endpoint-url",
+            ),
+            (
+                vec!["--chime.account-id", "a", "--log.level", "loud"],
+                "log.level",
+            ),
+        ] {
+            let err = parse(&args).expect_err(&format!("{args:?} should fail"));
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn listen_address_forms() {
+        assert_eq!(parse_listen_address(":9891").unwrap().port(), 9891);
+        assert!(parse_listen_address("127.0.0.1:0").is_ok());
+        assert!(parse_listen_address("[::1]:80").is_ok());
+        assert!(parse_listen_address("localhost:80").is_ok());
+        assert!(parse_listen_address("host").is_err());
+    }
+
+    #[test]
+    fn demo_needs_no_account() {
+        assert!(parse(&["--demo"]).is_ok());
+    }
+}

@@ -1,0 +1,400 @@
+//! Metric families and the exposition.
+//!
+//! The exposition has two parts, encoded with `prometheus-client`:
+//!
+//! * **Account data** (`chime_bots`, `chime_bot_info`, `chime_account_up`, …)
+//!   is built at scrape time from the current per-account snapshot by a
+//!   [`Collector`], never kept in a `Family`: a `Family` remembers every label
+//!   set it has seen, so a deleted bot would be exported forever. The encoded
+//!   text only changes when a snapshot changes, so it is rendered once per
+//!   change and reused by every scrape in between (see [`AccountsRenderer`]).
+//! * **Exporter telemetry** (API requests, errors, latency, cache counters,
+//!   build info) lives in a normal [`Registry`] and is encoded at every scrape,
+//!   since counters move with every scrape.
+//!
+//! No sample carries a timestamp: cached values served later would be
+//! rejected by Prometheus as out of order.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::cache::AccountState;
+use crate::chime::ErrorKind;
+
+/// The content type of the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Latency buckets for API calls, in seconds: Chime answers in tens of
+/// milliseconds when healthy; the top buckets catch retries and timeouts.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    operation: &'static str,
+    account_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiErrorLabels {
+    operation: &'static str,
+    account_id: String,
+    error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+    rustc_version: &'static str,
+}
+
+type HistogramFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+fn new_duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// Counters of the API calls, shared by the SDK interceptor and the client.
+#[derive(Debug)]
+pub struct ApiMetrics {
+    requests: Family<ApiLabels, Counter>,
+    errors: Family<ApiErrorLabels, Counter>,
+    duration: HistogramFamily,
+}
+
+impl ApiMetrics {
+    /// One HTTP request was sent to the API.
+    pub fn request(&self, operation: &'static str, account_id: &str) {
+        self.requests
+            .get_or_create(&ApiLabels {
+                operation,
+                account_id: account_id.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One request (or operation) failed.
+    pub fn error(&self, operation: &'static str, account_id: &str, kind: ErrorKind) {
+        self.errors
+            .get_or_create(&ApiErrorLabels {
+                operation,
+                account_id: account_id.to_owned(),
+                error: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// How long one HTTP attempt took.
+    pub fn observe_duration(&self, operation: &'static str, elapsed: Duration) {
+        self.duration
+            .get_or_create(&OperationLabels { operation })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Forgets the series of an account that is no longer watched, so
+    /// accounts that come and go do not grow the exposition without bound.
+    pub fn forget_account(&self, account_id: &str) {
+        for operation in ["ListBots", "GetBot", "GetAccount", "ListAccounts", "other"] {
+            self.requests.remove(&ApiLabels {
+                operation,
+                account_id: account_id.to_owned(),
+            });
+            for kind in ErrorKind::ALL {
+                self.errors.remove(&ApiErrorLabels {
+                    operation,
+                    account_id: account_id.to_owned(),
+                    error: kind.as_str(),
+                });
+            }
+        }
+    }
+
+    /// Total requests counted so far for one operation and account (tests
+    /// and benchmarks read it; the exposition is the public interface).
+    pub fn requests_for(&self, operation: &'static str, account_id: &str) -> u64 {
+        self.requests
+            .get_or_create(&ApiLabels {
+                operation,
+                account_id: account_id.to_owned(),
+            })
+            .get()
+    }
+}
+
+/// The exporter's own telemetry: everything that is not account data.
+#[derive(Debug)]
+pub struct ExporterMetrics {
+    registry: Registry,
+    pub api: Arc<ApiMetrics>,
+    pub cache_requests: Counter,
+    pub cache_hits: Counter,
+}
+
+/// Facts about this build, filled in by `build.rs`.
+pub mod build {
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    pub const REVISION: &str = env!("CHIME_EXPORTER_REVISION");
+    pub const RUSTC_VERSION: &str = env!("CHIME_EXPORTER_RUSTC_VERSION");
+}
+
+impl Default for ExporterMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExporterMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let api = Arc::new(ApiMetrics {
+            requests: Family::default(),
+            errors: Family::default(),
+            duration: HistogramFamily::new_with_constructor(new_duration_histogram),
+        });
+        registry.register(
+            "chime_api_requests",
+            "HTTP requests sent to the Chime API, each page and each retry counted.",
+            api.requests.clone(),
+        );
+        registry.register(
+            "chime_api_errors",
+            "Failed Chime API requests, by AWS error code or failure kind (a bounded set).",
+            api.errors.clone(),
+        );
+        registry.register_with_unit(
+            "chime_api_request_duration",
+            "Duration of HTTP requests to the Chime API.",
+            Unit::Seconds,
+            api.duration.clone(),
+        );
+        let cache_requests = Counter::default();
+        let cache_hits = Counter::default();
+        registry.register(
+            "chime_cache_requests",
+            "Per-account cache lookups made by scrapes.",
+            cache_requests.clone(),
+        );
+        registry.register(
+            "chime_cache_hits",
+            "Per-account cache lookups answered without starting an API fetch.",
+            cache_hits.clone(),
+        );
+        let build_info: Family<BuildLabels, Gauge> = Family::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: build::VERSION,
+                revision: build::REVISION,
+                rustc_version: build::RUSTC_VERSION,
+            })
+            .set(1);
+        registry.register(
+            "chime_exporter_build_info",
+            "A metric with a constant '1' value labeled by version, revision and rustc_version of chime_exporter.",
+            build_info,
+        );
+        ExporterMetrics {
+            registry,
+            api,
+            cache_requests,
+            cache_hits,
+        }
+    }
+
+    /// Encodes the telemetry families (without the `# EOF` line).
+    pub fn encode(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_client::encoding::text::encode_registry(out, &self.registry)
+    }
+}
+
+const HELP_SUFFIX: &str = "Served from a cache refreshed every --chime.cache-ttl.";
+
+/// Encodes the per-account and per-bot families from a snapshot of the
+/// account states. A bot without a `BotId` is counted in `chime_bots` but
+/// has no per-bot series (it could not be told apart from others).
+#[derive(Debug)]
+struct AccountsCollector {
+    accounts: Vec<(String, AccountState)>,
+}
+
+fn help(text: &str) -> String {
+    format!("{text} {HELP_SUFFIX}")
+}
+
+impl Collector for AccountsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let with_data = || {
+            self.accounts
+                .iter()
+                .filter_map(|(id, st)| st.snapshot.as_ref().map(|s| (id.as_str(), s)))
+        };
+        {
+            let help =
+                help("Whether the last fetch of the account's bots succeeded (1) or not (0).");
+            let mut family =
+                encoder.encode_descriptor("chime_account_up", &help, None, MetricType::Gauge)?;
+            for (id, st) in &self.accounts {
+                let labels = [("account_id", id.as_str())];
+                ConstGauge::new(i64::from(st.up)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let help = help("Unix time of the last successful fetch of the account's bots.");
+            let mut family = encoder.encode_descriptor(
+                "chime_account_last_success_timestamp_seconds",
+                &help,
+                None,
+                MetricType::Gauge,
+            )?;
+            for (id, st) in &self.accounts {
+                if let Some(ts) = st.last_success_seconds {
+                    let labels = [("account_id", id.as_str())];
+                    ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        {
+            let help = help("Number of bots in the account.");
+            let mut family =
+                encoder.encode_descriptor("chime_bots", &help, None, MetricType::Gauge)?;
+            for (id, snap) in with_data() {
+                let labels = [("account_id", id)];
+                ConstGauge::new(snap.bots.len() as i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let help = help("Number of disabled bots in the account.");
+            let mut family =
+                encoder.encode_descriptor("chime_bots_disabled", &help, None, MetricType::Gauge)?;
+            for (id, snap) in with_data() {
+                let labels = [("account_id", id)];
+                ConstGauge::new(snap.disabled_count() as i64)
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let help = help("Information about a bot, value 1.");
+            let mut family =
+                encoder.encode_descriptor("chime_bot_info", &help, None, MetricType::Gauge)?;
+            for (id, snap) in with_data() {
+                for bot in &snap.bots {
+                    let Some(bot_id) = bot.bot_id.as_deref() else {
+                        continue;
+                    };
+                    let labels = [
+                        ("account_id", id),
+                        ("bot_id", bot_id),
+                        ("user_id", bot.user_id.as_str()),
+                        ("display_name", bot.display_name.as_str()),
+                        ("bot_type", bot.bot_type.as_str()),
+                    ];
+                    ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        {
+            let help = help("Whether the bot is disabled (1) or not (0).");
+            let mut family =
+                encoder.encode_descriptor("chime_bot_disabled", &help, None, MetricType::Gauge)?;
+            for (id, snap) in with_data() {
+                for bot in &snap.bots {
+                    let (Some(bot_id), Some(disabled)) = (bot.bot_id.as_deref(), bot.disabled)
+                    else {
+                        continue;
+                    };
+                    let labels = [("account_id", id), ("bot_id", bot_id)];
+                    ConstGauge::new(i64::from(disabled)).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        for (name, text, pick) in [
+            (
+                "chime_bot_created_timestamp_seconds",
+                "Unix time the bot was created.",
+                (|b| b.created_seconds) as fn(&crate::chime::BotRecord) -> Option<f64>,
+            ),
+            (
+                "chime_bot_updated_timestamp_seconds",
+                "Unix time the bot was last updated.",
+                |b| b.updated_seconds,
+            ),
+        ] {
+            let help = help(text);
+            let mut family = encoder.encode_descriptor(name, &help, None, MetricType::Gauge)?;
+            for (id, snap) in with_data() {
+                for bot in &snap.bots {
+                    let (Some(bot_id), Some(ts)) = (bot.bot_id.as_deref(), pick(bot)) else {
+                        continue;
+                    };
+                    let labels = [("account_id", id), ("bot_id", bot_id)];
+                    ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes the account families for the given states (without `# EOF`).
+pub fn encode_accounts(
+    accounts: Vec<(String, AccountState)>,
+    out: &mut String,
+) -> std::fmt::Result {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(AccountsCollector { accounts }));
+    prometheus_client::encoding::text::encode_registry(out, &registry)
+}
+
+/// Keeps the encoded account families for the current generation of the
+/// account states, so that scrapes between two changes share one rendering.
+#[derive(Debug, Default)]
+pub struct AccountsRenderer {
+    rendered: Mutex<Option<(u64, Bytes)>>,
+}
+
+impl AccountsRenderer {
+    /// The encoded account families for `generation`, rendering them with
+    /// `states` only when the generation changed since the last call.
+    pub fn get(
+        &self,
+        generation: u64,
+        states: impl FnOnce() -> Vec<(String, AccountState)>,
+    ) -> Bytes {
+        let mut guard = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((g, bytes)) = guard.as_ref() {
+            if *g == generation {
+                return bytes.clone();
+            }
+        }
+        let mut out = String::new();
+        if encode_accounts(states(), &mut out).is_err() {
+            // Encoding into a String cannot fail; keep whatever was written.
+            tracing::error!("encoding account metrics failed");
+        }
+        let bytes = Bytes::from(out);
+        *guard = Some((generation, bytes.clone()));
+        bytes
+    }
+}
+
+/// Appends the OpenMetrics end marker.
+pub fn encode_eof(out: &mut String) {
+    let _ = out.write_str("# EOF\n");
+}
