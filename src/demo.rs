@@ -18,8 +18,9 @@
 //! `BadRequestException` (e.g. `max-results` out of range, a forged
 //! `next-token`), 401 `UnauthorizedClientException` (no `Authorization`
 //! header), 404 `NotFoundException` (unknown account or bot), 429
-//! `ThrottledClientException`. When no page size is given, the service's
-//! default is used.
+//! `ThrottledClientException`. When no page size is given, the model's
+//! documented defaults apply (10 bots, 100 accounts); `name` filters
+//! accounts by name prefix, as the model documents.
 //!
 //! Faults can be injected per account or for every call, for a number of
 //! calls or with a probability, to test how the exporter copes.
@@ -40,8 +41,10 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Page size when the request gives none (ListBots and ListAccounts).
-pub const DEFAULT_PAGE_SIZE: usize = 10;
+/// ListBots page size when the request gives none ("The default is 10").
+pub const DEFAULT_BOTS_PAGE_SIZE: usize = 10;
+/// ListAccounts page size when the request gives none ("Defaults to 100").
+pub const DEFAULT_ACCOUNTS_PAGE_SIZE: usize = 100;
 
 /// A bot as the fake API holds it, secrets included.
 #[derive(Debug, Clone, PartialEq)]
@@ -546,9 +549,9 @@ fn fnv(scope: &str, offset: usize) -> u64 {
 
 /// The page size asked for, or `None` when `max-results` is not an integer
 /// in `1..=max` (a 400 in the real API).
-fn page_size(params: &HashMap<String, String>, max: usize) -> Option<usize> {
+fn page_size(params: &HashMap<String, String>, max: usize, default: usize) -> Option<usize> {
     match params.get("max-results") {
-        None => Some(DEFAULT_PAGE_SIZE.min(max)),
+        None => Some(default),
         Some(v) => v.parse::<usize>().ok().filter(|n| (1..=max).contains(n)),
     }
 }
@@ -700,7 +703,7 @@ fn route_answer(store: &Store, route: &Route, params: &HashMap<String, String>) 
     let find = |id: &str| store.accounts.iter().find(|a| a.account_id == id);
     match route {
         Route::ListAccounts => {
-            let Some(size) = page_size(params, 200) else {
+            let Some(size) = page_size(params, 200, DEFAULT_ACCOUNTS_PAGE_SIZE) else {
                 return bad_page_size(200);
             };
             let name = params.get("name");
@@ -708,7 +711,7 @@ fn route_answer(store: &Store, route: &Route, params: &HashMap<String, String>) 
             let matching: Vec<&FakeAccount> = store
                 .accounts
                 .iter()
-                .filter(|a| name.is_none_or(|n| a.name == *n))
+                .filter(|a| name.is_none_or(|n| a.name.starts_with(n.as_str())))
                 .filter(|_| email.is_none())
                 .collect();
             let scope = format!(
@@ -723,7 +726,7 @@ fn route_answer(store: &Store, route: &Route, params: &HashMap<String, String>) 
             None => aws_error(404, "NotFoundException", "account not found"),
         },
         Route::ListBots(id) => {
-            let Some(size) = page_size(params, 99) else {
+            let Some(size) = page_size(params, 99, DEFAULT_BOTS_PAGE_SIZE) else {
                 return bad_page_size(99);
             };
             match find(id) {

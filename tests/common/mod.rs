@@ -212,9 +212,39 @@ pub async fn http(
     parse_response(&raw)
 }
 
+/// Decodes a `Transfer-Encoding: chunked` body.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&body[..eol]);
+        let size_text = size_text.split(';').next().unwrap_or("").trim().to_owned();
+        let Ok(size) = usize::from_str_radix(&size_text, 16) else {
+            break;
+        };
+        body = &body[eol + 2..];
+        if size == 0 || body.len() < size {
+            break;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[(size + 2).min(body.len())..];
+    }
+    out
+}
+
 pub fn parse_response(raw: &[u8]) -> HttpResponse {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body_bytes = raw.get(split + 4..).unwrap_or_default().to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body_bytes = dechunk(&body_bytes);
+    }
+    let body = String::from_utf8_lossy(&body_bytes).into_owned();
     let mut lines = head.lines();
     let status = lines
         .next()
@@ -228,7 +258,7 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
     HttpResponse {
         status,
         headers,
-        body: body.to_owned(),
+        body,
     }
 }
 
@@ -322,4 +352,24 @@ impl Metrics {
     pub fn count(&self, name: &str, labels: &[(&str, &str)]) -> usize {
         self.all(name, labels).len()
     }
+}
+
+/// The path of an external tool (promtool, prometheus, hadolint, …), or
+/// `None` (after saying so) when it is missing. With
+/// `CHIME_EXPORTER_REQUIRE_TOOLS=1`, as `.ci/run` sets, a missing tool is a
+/// failure instead: CI always runs these checks for real.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CHIME_EXPORTER_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{name} is required (CHIME_EXPORTER_REQUIRE_TOOLS=1) but not on PATH"
+        );
+        eprintln!("SKIPPED: {name} is not installed (see .ci/run for how CI installs it)");
+    }
+    found
 }
