@@ -30,15 +30,22 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_chime::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextRef, Error as ErasedError, FinalizerInterceptorContextRef,
-    InterceptorContext,
+    Error as ErasedError, FinalizerInterceptorContextRef, InterceptorContext,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata, OrchestratorError};
+use aws_smithy_runtime_api::client::orchestrator::{
+    HttpRequest, HttpResponse, Metadata, OrchestratorError,
+};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::config_bag::ConfigBag;
+use tokio::sync::Semaphore;
 
 use crate::metrics::ApiMetrics;
 
@@ -208,6 +215,10 @@ pub struct ApiSettings {
     pub endpoint_url: Option<String>,
     pub max_results: i32,
     pub timeout: Duration,
+    /// API requests in flight at once, over all accounts and operations.
+    pub concurrency: usize,
+    /// API requests per second, retries included.
+    pub rate_limit: f64,
     /// Static credentials instead of the default chain: only for `--demo`,
     /// whose embedded fake API accepts anything signed.
     pub static_credentials: Option<(String, String)>,
@@ -251,8 +262,25 @@ impl ChimeApi {
             ));
         }
         let shared = loader.load().await;
-        let config = aws_sdk_chime::config::Builder::from(&shared)
+        let mut builder = aws_sdk_chime::config::Builder::from(&shared);
+        // aws-config leaves the HTTP client to the SDK's runtime plugin;
+        // take the same default explicitly so it can be wrapped.
+        let http_client = shared
+            .http_client()
+            .or_else(|| Some(default_https_client()));
+        match http_client {
+            Some(inner) => {
+                builder = builder.http_client(LimitedClient {
+                    inner,
+                    limits: Limits::new(settings.concurrency, settings.rate_limit),
+                    metrics: metrics.clone(),
+                });
+            }
+            None => tracing::warn!("the SDK has no HTTP client to wrap; API limits are off"),
+        }
+        let config = builder
             .retry_classifier(ThrottlingClassifier)
+            .interceptor(EmptyBodyGuard)
             .interceptor(ApiMetricsInterceptor {
                 metrics: metrics.clone(),
             })
@@ -407,9 +435,12 @@ where
             Some(code) => ErrorKind::from_aws_code(code),
             None => status_kind(service.raw().status().as_u16()),
         },
-        SdkError::ConstructionFailure(_) if is_credentials_error(err) => ErrorKind::Credentials,
         _ if is_credentials_error(err) => ErrorKind::Credentials,
-        _ => ErrorKind::Other,
+        _ => match err.raw_response().map(|r| r.status()) {
+            Some(status) if status.is_success() => ErrorKind::Response,
+            Some(status) => status_kind(status.as_u16()),
+            None => ErrorKind::Other,
+        },
     }
 }
 
@@ -511,19 +542,47 @@ impl ClassifyRetry for ThrottlingClassifier {
     }
 }
 
-/// When the current attempt was handed to the HTTP client, and for which
-/// account; kept in the attempt's config bag between the two hooks.
+/// Rejects a `200` with an empty body. The rest-json deserializer reads an
+/// empty body as `{}`, which for ListBots would mean "no bots": an answer
+/// cut off by a proxy would wipe an account's data. Every answer of these
+/// operations carries a JSON object, so an empty one is a broken response.
+#[derive(Debug)]
+pub struct EmptyBodyGuard;
+
+impl Intercept for EmptyBodyGuard {
+    fn name(&self) -> &'static str {
+        "ChimeExporterEmptyBodyGuard"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let response = context.response();
+        let empty = response
+            .body()
+            .bytes()
+            .is_some_and(|b| b.iter().all(u8::is_ascii_whitespace));
+        if response.status().is_success() && empty {
+            return Err("the API answered with an empty body".into());
+        }
+        Ok(())
+    }
+}
+
+/// The account of the attempt in flight, noted before transmission.
 #[derive(Debug, Clone)]
-struct AttemptStart {
-    at: Instant,
-    account_id: String,
+struct AttemptAccount(String);
+
+impl aws_smithy_types::config_bag::Storable for AttemptAccount {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
-impl Storable for AttemptStart {
-    type Storer = StoreReplace<Self>;
-}
-
-/// Counts every HTTP attempt and its failures, and times it.
+/// Counts the failures of every HTTP attempt, with the error the SDK parsed
+/// out of the response. (Requests themselves are counted and timed by
+/// [`LimitedConnector`], where they are actually sent.)
 #[derive(Debug)]
 pub struct ApiMetricsInterceptor {
     metrics: Arc<ApiMetrics>,
@@ -541,23 +600,10 @@ fn operation_name(cfg: &ConfigBag) -> &'static str {
     }
 }
 
-/// The account id in a Chime request path (`/accounts/{accountId}/...`),
-/// percent-decoded; empty for `ListAccounts`.
+/// The account id in a Chime request URI, percent-decoded; empty for
+/// `ListAccounts`.
 pub fn account_from_path(uri: &str) -> String {
-    // The SDK's request URI is absolute (`http://host/accounts/...`).
-    let path = match uri.find("://") {
-        Some(i) => {
-            let rest = &uri[i + 3..];
-            rest.find('/').map(|j| &rest[j..]).unwrap_or("/")
-        }
-        None => uri,
-    };
-    let path = path.split('?').next().unwrap_or_default();
-    let mut segments = path.trim_start_matches('/').split('/');
-    match (segments.next(), segments.next()) {
-        (Some("accounts"), Some(id)) => percent_decode(id),
-        _ => String::new(),
-    }
+    operation_of(uri).1
 }
 
 /// Minimal `%XX` decoding, as the SDK encodes path labels.
@@ -589,17 +635,12 @@ impl Intercept for ApiMetricsInterceptor {
 
     fn read_before_transmit(
         &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let account_id = account_from_path(context.request().uri());
-        let op = operation_name(cfg);
-        self.metrics.request(op, &account_id);
-        cfg.interceptor_state().store_put(AttemptStart {
-            at: Instant::now(),
-            account_id,
-        });
+        let account = account_from_path(context.request().uri());
+        cfg.interceptor_state().store_put(AttemptAccount(account));
         Ok(())
     }
 
@@ -609,20 +650,15 @@ impl Intercept for ApiMetricsInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = operation_name(cfg);
-        let start = cfg.load::<AttemptStart>().cloned();
-        cfg.interceptor_state().unset::<AttemptStart>();
-        let account_id = match &start {
-            Some(s) => {
-                self.metrics.observe_duration(op, s.at.elapsed());
-                s.account_id.clone()
-            }
-            None => context
-                .request()
-                .map(|r| account_from_path(r.uri()))
-                .unwrap_or_default(),
-        };
         if let Some(Err(err)) = context.output_or_error() {
+            let op = operation_name(cfg);
+            // The request has been handed to the HTTP client by now; its
+            // account was noted before transmission.
+            let account_id = cfg
+                .load::<AttemptAccount>()
+                .map(|a| a.0.clone())
+                .or_else(|| context.request().map(|r| account_from_path(r.uri())))
+                .unwrap_or_default();
             let kind = classify_attempt(err, context.response());
             self.metrics.error(op, &account_id, kind);
         }
@@ -675,8 +711,126 @@ mod tests {
             "x"
         );
         assert_eq!(account_from_path("http://127.0.0.1:80"), "");
+        assert_eq!(operation_of("http://h/accounts/a/bots/b").0, "GetBot");
+        assert_eq!(operation_of("/accounts/a/bots?max-results=1").0, "ListBots");
+        assert_eq!(operation_of("/accounts/a").0, "GetAccount");
+        assert_eq!(operation_of("/accounts?name=x").0, "ListAccounts");
         assert_eq!(account_from_path("/"), "");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%41%"), "A%");
+    }
+}
+
+/// The SDK's own default HTTPS client (hyper 1.x, rustls with aws-lc, proxy
+/// settings from the environment), built the way its runtime plugin builds
+/// it, so that it can be wrapped in [`LimitedClient`].
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// The limits every API request goes through, retries included: at most
+/// `--chime.concurrency` in flight, at most `--chime.rate-limit` per second
+/// (a GCRA limiter from `governor` with a burst of one, so no second ever
+/// sees more than the rate).
+#[derive(Debug, Clone)]
+struct Limits {
+    slots: Arc<Semaphore>,
+    rate: Arc<governor::DefaultDirectRateLimiter>,
+}
+
+impl Limits {
+    fn new(concurrency: usize, per_second: f64) -> Limits {
+        let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
+        Limits {
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            rate: Arc::new(governor::RateLimiter::direct(quota)),
+        }
+    }
+}
+
+/// Wraps the SDK's HTTP client so that every request it sends waits for the
+/// [`Limits`], and is counted and timed as it goes out.
+#[derive(Debug)]
+struct LimitedClient {
+    inner: SharedHttpClient,
+    limits: Limits,
+    metrics: Arc<ApiMetrics>,
+}
+
+impl HttpClient for LimitedClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(LimitedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limits: self.limits.clone(),
+            metrics: self.metrics.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LimitedConnector {
+    inner: SharedHttpConnector,
+    limits: Limits,
+    metrics: Arc<ApiMetrics>,
+}
+
+impl HttpConnector for LimitedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let limits = self.limits.clone();
+        let metrics = self.metrics.clone();
+        HttpConnectorFuture::new(async move {
+            let _slot = limits
+                .slots
+                .acquire_owned()
+                .await
+                .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            limits.rate.until_ready().await;
+            let (operation, account_id) = operation_of(request.uri());
+            metrics.request(operation, &account_id);
+            let started = Instant::now();
+            let result = inner.call(request).await;
+            metrics.observe_duration(operation, started.elapsed());
+            result
+        })
+    }
+}
+
+/// The operation and account of a Chime request, from its path (the same
+/// mapping the rest-json protocol defines).
+pub fn operation_of(uri: &str) -> (&'static str, String) {
+    let path = match uri.find("://") {
+        Some(i) => {
+            let rest = &uri[i + 3..];
+            rest.find('/').map(|j| &rest[j..]).unwrap_or("/")
+        }
+        None => uri,
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["accounts"] => ("ListAccounts", String::new()),
+        ["accounts", id] => ("GetAccount", percent_decode(id)),
+        ["accounts", id, "bots"] => ("ListBots", percent_decode(id)),
+        ["accounts", id, "bots", _] => ("GetBot", percent_decode(id)),
+        _ => ("other", String::new()),
     }
 }

@@ -45,6 +45,15 @@ fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.01..=10_000.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate between 0.01 and 10000 requests per second"
+        )),
+    }
+}
+
 /// Parses `host:port`, `:port` (all interfaces, as Go exporters accept) or
 /// `[v6]:port`.
 pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
@@ -139,6 +148,26 @@ pub struct Cli {
         value_name = "DURATION"
     )]
     pub timeout: Duration,
+
+    /// API requests in flight at once, over all accounts and operations.
+    #[arg(
+        long = "chime.concurrency",
+        env = "CHIME_EXPORTER_CONCURRENCY",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        value_name = "N"
+    )]
+    pub concurrency: u16,
+
+    /// API requests per second, retries included (no burst above it).
+    #[arg(
+        long = "chime.rate-limit",
+        env = "CHIME_EXPORTER_RATE_LIMIT",
+        default_value_t = 10.0,
+        value_parser = parse_rate,
+        value_name = "PER_SECOND"
+    )]
+    pub rate_limit: f64,
 
     /// Wait after a failed fetch before the account is fetched again; doubles
     /// with each consecutive failure, up to the cache TTL.
@@ -240,6 +269,8 @@ pub struct Config {
     pub endpoint_url: Option<String>,
     pub max_results: i32,
     pub timeout: Duration,
+    pub concurrency: usize,
+    pub rate_limit: f64,
     pub cache: CacheSettings,
     pub web: WebSettings,
     pub log_level: LogLevel,
@@ -302,6 +333,8 @@ impl Cli {
             endpoint_url: self.endpoint_url,
             max_results: self.max_results,
             timeout: self.timeout,
+            concurrency: usize::from(self.concurrency),
+            rate_limit: self.rate_limit,
             cache: CacheSettings {
                 ttl: self.cache_ttl,
                 backoff_min: self.error_backoff,

@@ -167,6 +167,8 @@ pub enum Fault {
     Hang,
     /// Close the connection without an answer.
     CloseConnection,
+    /// Reset the connection (TCP RST) without an answer.
+    ResetConnection,
     /// A 200 whose body is cut in the middle.
     TruncatedJson,
     /// A 200 with an empty body.
@@ -246,6 +248,8 @@ struct Store {
 #[derive(Debug, Default)]
 struct Shared {
     store: Mutex<Store>,
+    /// When each request arrived (for rate measurements).
+    arrivals: Mutex<Vec<std::time::Instant>>,
     total_requests: AtomicU64,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -269,6 +273,16 @@ impl Drop for FakeChime {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+fn split_control(
+    stream: tokio::net::TcpStream,
+) -> Option<(tokio::net::TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std().ok()?;
+    let control = std_stream.try_clone().ok()?;
+    std_stream.set_nonblocking(true).ok()?;
+    let stream = tokio::net::TcpStream::from_std(std_stream).ok()?;
+    Some((stream, control))
 }
 
 struct InFlight<'a>(&'a Shared);
@@ -307,9 +321,16 @@ impl FakeChime {
                 };
                 let shared = Arc::clone(&accept_shared);
                 tokio::spawn(async move {
+                    // A second handle on the socket lets a fault reset the
+                    // connection (SO_LINGER 0) while hyper owns the stream.
+                    let Some((stream, control)) = split_control(stream) else {
+                        return;
+                    };
+                    let control = Arc::new(control);
                     let service = service_fn(move |req| {
                         let shared = Arc::clone(&shared);
-                        async move { handle(&shared, req).await }
+                        let control = Arc::clone(&control);
+                        async move { handle(&shared, &control, req).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -406,6 +427,15 @@ impl FakeChime {
     /// Requests received in total.
     pub fn total_requests(&self) -> u64 {
         self.shared.total_requests.load(Ordering::Acquire)
+    }
+
+    /// When each request arrived, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The most requests that were being answered at the same time.
@@ -596,11 +626,21 @@ enum Answer {
     After(Duration, Response<Body>),
     Hang,
     Close,
+    Reset,
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
+async fn handle(
+    shared: &Shared,
+    control: &std::net::TcpStream,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
     let _in_flight = InFlight::enter(shared);
     shared.total_requests.fetch_add(1, Ordering::AcqRel);
+    shared
+        .arrivals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(std::time::Instant::now());
     match answer(shared, &req) {
         Answer::Now(resp) => Ok(resp),
         Answer::After(delay, resp) => {
@@ -614,6 +654,10 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Result<Response<Body
         // An error from the service makes hyper drop the connection
         // without writing a response.
         Answer::Close => Err(std::io::Error::other("fault: close connection")),
+        Answer::Reset => {
+            socket2::SockRef::from(control).set_linger(Some(Duration::ZERO))?;
+            Err(std::io::Error::other("fault: reset connection"))
+        }
     }
 }
 
@@ -658,6 +702,7 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
         }
         Some(Fault::Hang) => return Answer::Hang,
         Some(Fault::CloseConnection) => return Answer::Close,
+        Some(Fault::ResetConnection) => return Answer::Reset,
         Some(Fault::TruncatedJson) => {
             return Answer::Now(raw(
                 StatusCode::OK,

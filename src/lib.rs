@@ -92,6 +92,8 @@ pub async fn run(
         endpoint_url: config.endpoint_url.clone(),
         max_results: config.max_results,
         timeout: config.timeout,
+        concurrency: config.concurrency,
+        rate_limit: config.rate_limit,
         static_credentials: None,
     };
     let mut accounts = config.account_ids.clone();

@@ -1,0 +1,370 @@
+//! The API misbehaves; the exporter doesn't. Every fault is injected by the
+//! project's fake Chime API and seen through the real SDK in the real binary.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chime_exporter::demo::{FakeAccount, FakeChime, Fault, FaultRule};
+use common::{Exporter, Metrics};
+
+const VICTIM: &str = "victim";
+const BYSTANDER: &str = "bystander";
+
+fn value(m: &Metrics, name: &str, account: &str) -> Option<f64> {
+    m.get(name, &[("account_id", account)])
+}
+
+async fn setup(extra: &[&str]) -> (FakeChime, Exporter) {
+    let fake = FakeChime::start().await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(42);
+    // 120 bots: two ListBots pages, so faults can hit the middle of a listing.
+    fake.put_account(FakeAccount::new(VICTIM, "Victim").with_generated_bots(&mut rng, 120, 6));
+    fake.put_account(FakeAccount::new(BYSTANDER, "Bystander").with_generated_bots(&mut rng, 10, 0));
+    let mut args = vec![
+        "--chime.account-id",
+        VICTIM,
+        "--chime.account-id",
+        BYSTANDER,
+        "--chime.cache-ttl",
+        "1s",
+        "--chime.error-backoff",
+        "500ms",
+        "--chime.timeout",
+        "2s",
+        "--chime.rate-limit",
+        "200",
+    ];
+    args.extend_from_slice(extra);
+    let exporter = Exporter::start(&fake.url(), &args);
+    exporter
+        .metrics_until(Duration::from_secs(20), "both accounts up", |m| {
+            value(m, "chime_account_up", VICTIM) == Some(1.0)
+                && value(m, "chime_account_up", BYSTANDER) == Some(1.0)
+        })
+        .await;
+    (fake, exporter)
+}
+
+/// Injects `rule` for the victim, checks the exporter degrades as it should,
+/// lifts the fault and checks it recovers on its own.
+async fn survives(rule: FaultRule, expected_error: &str) {
+    let (fake, exporter) = setup(&[]).await;
+    fake.add_fault(rule.account(VICTIM));
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "victim down", |m| {
+            value(m, "chime_account_up", VICTIM) == Some(0.0)
+        })
+        .await;
+    // The last good data stays, whole: never a half list, never "0 bots".
+    assert_eq!(
+        value(&m, "chime_bots", VICTIM),
+        Some(120.0),
+        "{expected_error}"
+    );
+    assert_eq!(value(&m, "chime_bots_disabled", VICTIM), Some(20.0));
+    assert_eq!(m.count("chime_bot_info", &[("account_id", VICTIM)]), 120);
+    // Only the victim is affected.
+    assert_eq!(value(&m, "chime_account_up", BYSTANDER), Some(1.0));
+    assert_eq!(value(&m, "chime_bots", BYSTANDER), Some(10.0));
+    // The error is counted under its bounded label.
+    let errors = m.sum(
+        "chime_api_errors_total",
+        &[("account_id", VICTIM), ("error", expected_error)],
+    );
+    assert!(
+        errors >= 1.0,
+        "no {expected_error} counted; errors: {:?}",
+        m.samples
+            .iter()
+            .filter(|(n, _, _)| n == "chime_api_errors_total")
+            .collect::<Vec<_>>()
+    );
+    for (name, labels, _) in &m.samples {
+        if name == "chime_api_errors_total" {
+            let e = labels["error"].as_str();
+            assert!(
+                chime_exporter::chime::ErrorKind::ALL
+                    .iter()
+                    .any(|k| k.as_str() == e),
+                "unbounded error label {e}"
+            );
+        }
+    }
+    // Recovery without anyone restarting anything.
+    fake.clear_faults();
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "victim recovers", |m| {
+            value(m, "chime_account_up", VICTIM) == Some(1.0)
+        })
+        .await;
+    assert_eq!(value(&m, "chime_bots", VICTIM), Some(120.0));
+}
+
+fn aws(status: u16, code: &str) -> Fault {
+    Fault::AwsError {
+        status,
+        code: code.to_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_429() {
+    survives(FaultRule::new(Fault::Throttle), "ThrottledClientException").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_failure_500() {
+    survives(
+        FaultRule::new(aws(500, "ServiceFailureException")),
+        "ServiceFailureException",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_unavailable_503() {
+    survives(
+        FaultRule::new(aws(503, "ServiceUnavailableException")),
+        "ServiceUnavailableException",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_403() {
+    survives(
+        FaultRule::new(aws(403, "ForbiddenException")),
+        "ForbiddenException",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_reset() {
+    survives(FaultRule::new(Fault::ResetConnection), "connection").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_closed_without_answer() {
+    survives(FaultRule::new(Fault::CloseConnection), "connection").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hang_longer_than_the_timeout() {
+    survives(FaultRule::new(Fault::Hang), "timeout").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_json() {
+    survives(FaultRule::new(Fault::TruncatedJson), "response").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_body_is_not_zero_bots() {
+    survives(FaultRule::new(Fault::EmptyBody), "response").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_that_is_not_json() {
+    survives(FaultRule::new(Fault::NotJson), "response").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_of_the_wrong_type() {
+    survives(FaultRule::new(Fault::WrongTypes), "response").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_error_page_from_a_proxy() {
+    survives(FaultRule::new(Fault::ProxyHtml), "http_5xx").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_token_that_loops() {
+    survives(FaultRule::new(Fault::LoopingToken), "pagination").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_failing_in_the_middle_of_pagination() {
+    survives(
+        FaultRule::new(aws(500, "ServiceFailureException")).later_pages_only(),
+        "ServiceFailureException",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_do_not_wait_for_a_hanging_api_once_data_exists() {
+    let (fake, exporter) = setup(&[]).await;
+    fake.add_fault(FaultRule::new(Fault::Hang));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Every account is being refreshed against a hanging API, yet scrapes
+    // answer from the last snapshot at once.
+    let started = Instant::now();
+    for _ in 0..5 {
+        let m = exporter.metrics().await;
+        assert_eq!(value(&m, "chime_bots", VICTIM), Some(120.0));
+    }
+    let elapsed = started.elapsed();
+    // Five scrapes well inside one API timeout: none of them waited for it.
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "scrapes waited: {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_scrape_waits_only_for_the_scrapers_budget() {
+    let fake = FakeChime::start().await.unwrap();
+    fake.put_account(FakeAccount::new("fast", "Fast"));
+    fake.put_account(FakeAccount::new("stuck", "Stuck"));
+    fake.add_fault(FaultRule::new(Fault::Hang).account("stuck"));
+    let exporter = Exporter::start(
+        &fake.url(),
+        &[
+            "--chime.account-id",
+            "fast",
+            "--chime.account-id",
+            "stuck",
+            "--chime.timeout",
+            "30s",
+            "--web.timeout-offset",
+            "500ms",
+        ],
+    );
+    let started = Instant::now();
+    let resp = common::http(
+        exporter.addr,
+        "GET",
+        "/metrics",
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "2")],
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status, 200);
+    // Answered after the budget (2 s - 0.5 s), not after the 30 s timeout.
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    let m = Metrics::parse(&resp.body);
+    assert_eq!(value(&m, "chime_account_up", "stuck"), Some(0.0));
+    assert_eq!(value(&m, "chime_bots", "stuck"), None);
+    assert_eq!(value(&m, "chime_account_up", "fast"), Some(1.0));
+    assert_eq!(value(&m, "chime_bots", "fast"), Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_limits_hold_with_200_accounts_throttling_and_50_scrapers() {
+    const CONCURRENCY: usize = 4;
+    const RATE: f64 = 40.0;
+    let fake = FakeChime::start().await.unwrap();
+    let mut args: Vec<String> = vec![
+        "--chime.concurrency".into(),
+        CONCURRENCY.to_string(),
+        "--chime.rate-limit".into(),
+        RATE.to_string(),
+        "--chime.cache-ttl".into(),
+        "5s".into(),
+        "--chime.error-backoff".into(),
+        "1s".into(),
+        "--chime.timeout".into(),
+        "30s".into(),
+        "--web.max-requests".into(),
+        "0".into(),
+    ];
+    for i in 0..200 {
+        let id = format!("acct-{i:03}");
+        fake.put_account(FakeAccount::new(&id, &id));
+        args.push("--chime.account-id".into());
+        args.push(id);
+    }
+    fake.add_fault(FaultRule::new(Fault::Latency(Duration::from_millis(20))).probability(0.7));
+    fake.add_fault(FaultRule::new(Fault::Throttle).probability(0.3));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exporter = Exporter::start(&fake.url(), &args);
+    let started = Instant::now();
+    let mut scrapers = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let addr = exporter.addr;
+        scrapers.spawn(async move {
+            let mut failed = 0;
+            while started.elapsed() < Duration::from_secs(12) {
+                let r = common::http(addr, "GET", "/metrics", &[]).await;
+                if r.status != 200 {
+                    failed += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            failed
+        });
+    }
+    while let Some(failed) = scrapers.join_next().await {
+        assert_eq!(failed.unwrap(), 0, "a scrape failed");
+    }
+    let calls = fake.total_requests();
+    assert!(calls > 200, "only {calls} calls");
+    // Never more calls in flight than the limit.
+    assert!(
+        fake.max_in_flight() <= CONCURRENCY,
+        "{} in flight",
+        fake.max_in_flight()
+    );
+    // Never more calls in any one-second window than the rate. Arrival
+    // times at the fake carry the loopback's jitter, so one request at a
+    // window's edge may be counted in the neighbouring second.
+    let arrivals = fake.arrivals();
+    let mut worst = 0;
+    for (i, start) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+            .count();
+        worst = worst.max(in_window);
+    }
+    eprintln!(
+        "limits: {calls} API calls, at most {} in flight (limit {CONCURRENCY}), at most {worst} in one second (limit {RATE})",
+        fake.max_in_flight()
+    );
+    assert!(
+        worst as f64 <= RATE + 1.0,
+        "{worst} calls in one second (limit {RATE})"
+    );
+    // Throttled calls happened, were retried, and the accounts got their data.
+    let m = exporter.metrics().await;
+    assert!(
+        m.sum(
+            "chime_api_errors_total",
+            &[("error", "ThrottledClientException")]
+        ) > 10.0
+    );
+    let up = m.sum("chime_account_up", &[]);
+    assert!(up >= 150.0, "only {up} of 200 accounts up");
+}
+
+#[test]
+fn sigterm_exits_within_5s_while_an_api_call_hangs() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(FakeChime::start()).unwrap();
+    fake.put_account(FakeAccount::new("h", "Hang"));
+    fake.add_fault(FaultRule::new(Fault::Hang));
+    let mut exporter = Exporter::start(
+        &fake.url(),
+        &["--chime.account-id", "h", "--chime.timeout", "60s"],
+    );
+    // A scrape is waiting on the hanging account when the signal comes.
+    let addr = exporter.addr;
+    let scrape = rt.spawn(async move { common::http(addr, "GET", "/metrics", &[]).await });
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &exporter.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = exporter
+        .wait_exit(Duration::from_secs(5))
+        .expect("exited within 5 s");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    scrape.abort();
+    drop(rt);
+}
