@@ -27,7 +27,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::future::Cache;
 use moka::Expiry;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+
+/// Waits until a refresh reports that it has finished (or its task ended).
+async fn wait_done(mut done: watch::Receiver<bool>) {
+    let _ = done.wait_for(|finished| *finished).await;
+}
 
 use crate::chime::{BotRecord, ChimeApi};
 use crate::metrics::ExporterMetrics;
@@ -119,6 +124,8 @@ pub struct BotCache {
     accounts: Vec<String>,
     settings: CacheSettings,
     outcomes: Cache<String, Outcome>,
+    /// Refreshes running now, by account.
+    refreshing: std::sync::Mutex<HashMap<String, watch::Receiver<bool>>>,
     states: RwLock<HashMap<String, AccountState>>,
     generation: AtomicU64,
     ready: AtomicBool,
@@ -161,6 +168,7 @@ impl BotCache {
             accounts,
             settings,
             outcomes,
+            refreshing: std::sync::Mutex::new(HashMap::new()),
             states: RwLock::new(states),
             generation: AtomicU64::new(0),
             ready: AtomicBool::new(false),
@@ -203,13 +211,9 @@ impl BotCache {
     /// Fetches every account once, waits for all of them, and marks the
     /// cache ready. Run at start so the first scrape finds data.
     pub async fn warm_up(self: &Arc<Self>) {
-        let handles: Vec<_> = self
-            .accounts
-            .iter()
-            .map(|a| self.spawn_refresh(a.clone()))
-            .collect();
-        for handle in handles {
-            let _ = handle.await;
+        let refreshes: Vec<_> = self.accounts.iter().map(|a| self.refresh(a)).collect();
+        for done in refreshes {
+            wait_done(done).await;
         }
         self.ready.store(true, Ordering::Release);
     }
@@ -225,29 +229,50 @@ impl BotCache {
                 self.metrics.cache_hits.inc();
                 continue;
             }
-            let handle = self.spawn_refresh(account.clone());
+            let done = self.refresh(account);
             if !self.has_snapshot(account) {
-                waiting.push(handle);
+                waiting.push(done);
             }
         }
         if waiting.is_empty() {
             return;
         }
         let _ = tokio::time::timeout(budget, async {
-            for handle in waiting {
-                let _ = handle.await;
+            for done in waiting {
+                wait_done(done).await;
             }
         })
         .await;
     }
 
-    /// Starts (or joins) the fetch of one account in its own task.
-    fn spawn_refresh(self: &Arc<Self>, account: String) -> JoinHandle<()> {
+    /// Starts the refresh of one account unless one is already running, and
+    /// returns a receiver that turns `true` when it has finished.
+    ///
+    /// One task per account and refresh, however many scrapes ask: a task per
+    /// scrape and account would each carry a whole SDK call's future, and 200
+    /// concurrent scrapes of many accounts would hold thousands of them.
+    fn refresh(self: &Arc<Self>, account: &str) -> watch::Receiver<bool> {
+        let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(done) = running.get(account) {
+            return done.clone();
+        }
+        let (tx, rx) = watch::channel(false);
+        running.insert(account.to_owned(), rx.clone());
+        drop(running);
         let this = Arc::clone(self);
+        let account = account.to_owned();
         tokio::spawn(async move {
             let init = Arc::clone(&this).fetch(account.clone());
-            this.outcomes.get_with(account, init).await;
-        })
+            // moka's get_with: even if two refreshes of one key overlapped,
+            // they would share this one fetch.
+            this.outcomes.get_with(account.clone(), init).await;
+            this.refreshing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&account);
+            let _ = tx.send(true);
+        });
+        rx
     }
 
     /// One fetch of one account; records the result in the account's state.

@@ -200,6 +200,15 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// Path of a web configuration file (exporter-toolkit format) enabling
+    /// TLS, client certificates, basic auth and response headers.
+    #[arg(
+        long = "web.config.file",
+        env = "CHIME_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub web_config_file: Option<std::path::PathBuf>,
+
     /// Subtracted from Prometheus's X-Prometheus-Scrape-Timeout-Seconds to
     /// leave time for the response to travel.
     #[arg(
@@ -256,6 +265,7 @@ pub struct ConfigError {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub listen_address: SocketAddr,
+    pub config: std::sync::Arc<crate::webconfig::WebConfigSource>,
     pub telemetry_path: String,
     pub timeout_offset: Duration,
     pub max_requests: usize,
@@ -327,6 +337,15 @@ impl Cli {
                 });
             }
         }
+        let web_config = match &self.web_config_file {
+            Some(path) => {
+                crate::webconfig::WebConfigSource::load(path).map_err(|e| ConfigError {
+                    flag: "web.config.file",
+                    problem: e.to_string(),
+                })?
+            }
+            None => crate::webconfig::WebConfigSource::none(),
+        };
         Ok(Config {
             account_ids,
             region: self.region.trim().to_owned(),
@@ -342,6 +361,7 @@ impl Cli {
             },
             web: WebSettings {
                 listen_address: self.listen_address,
+                config: std::sync::Arc::new(web_config),
                 telemetry_path: self.telemetry_path,
                 timeout_offset: self.timeout_offset,
                 max_requests: self.max_requests,

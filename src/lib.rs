@@ -18,6 +18,7 @@ pub mod demo;
 pub mod logging;
 pub mod metrics;
 pub mod server;
+pub mod webconfig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -383,7 +383,9 @@ impl AccountsRenderer {
                 return bytes.clone();
             }
         }
-        let mut out = String::new();
+        // The next rendering is about as long as the last: allocate once.
+        let previous = guard.as_ref().map(|(_, b)| b.len()).unwrap_or(0);
+        let mut out = String::with_capacity(previous + previous / 8);
         if encode_accounts(states(), &mut out).is_err() {
             // Encoding into a String cannot fail; keep whatever was written.
             tracing::error!("encoding account metrics failed");

@@ -14,7 +14,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::cache::BotCache;
 use crate::config::WebSettings;
 use crate::metrics::{self, AccountsRenderer, ExporterMetrics};
+use crate::webconfig::WebConfig;
 
 /// How long a client may take to send its request headers (slowloris).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,20 +69,11 @@ impl App {
     /// scraper's own timeout minus the offset, never more than the API
     /// timeout.
     pub fn scrape_budget(&self, header: Option<&HeaderValue>) -> Duration {
-        let from_header = header
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .and_then(|v| Duration::try_from_secs_f64(v).ok())
-            .map(|t| t.saturating_sub(self.web.timeout_offset));
-        match from_header {
-            Some(budget) => budget.min(self.default_budget),
-            None => self.default_budget,
-        }
+        scrape_budget(header, self.web.timeout_offset, self.default_budget)
     }
 
     /// The full exposition for one scrape.
-    pub async fn scrape(&self, budget: Duration) -> Bytes {
+    pub async fn scrape(&self, budget: Duration) -> Body {
         self.cache.prepare_scrape(budget).await;
         let cache = &self.cache;
         let accounts = self.renderer.get(cache.generation(), || cache.states());
@@ -91,17 +82,116 @@ impl App {
             tracing::error!("encoding exporter metrics failed");
         }
         metrics::encode_eof(&mut telemetry);
-        let mut body = Vec::with_capacity(accounts.len() + telemetry.len());
-        body.extend_from_slice(&accounts);
-        body.extend_from_slice(telemetry.as_bytes());
-        Bytes::from(body)
+        Body::from_chunks([accounts, Bytes::from(telemetry)])
     }
 }
 
-type Body = Full<Bytes>;
+/// The scrape budget from an (untrusted) `X-Prometheus-Scrape-Timeout-Seconds`
+/// header: its value minus `offset`, at most `default`; `default` when the
+/// header is absent or not a positive number.
+pub fn scrape_budget(
+    header: Option<&HeaderValue>,
+    offset: Duration,
+    default: Duration,
+) -> Duration {
+    header
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .map(|t| t.saturating_sub(offset).min(default))
+        .unwrap_or(default)
+}
+
+/// What a request asks for, from its method and path alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Metrics,
+    Landing,
+    Healthy,
+    Ready,
+    /// A known path with a method other than GET or HEAD.
+    MethodNotAllowed,
+    NotFound,
+}
+
+/// Routes a request (the paths are matched exactly; the query is ignored).
+pub fn route_of(method: &Method, path: &str, telemetry_path: &str) -> Route {
+    let route = if path == telemetry_path {
+        Route::Metrics
+    } else {
+        match path {
+            "/" => Route::Landing,
+            "/-/healthy" => Route::Healthy,
+            "/-/ready" => Route::Ready,
+            _ => return Route::NotFound,
+        }
+    };
+    if method == Method::GET || method == Method::HEAD {
+        route
+    } else {
+        Route::MethodNotAllowed
+    }
+}
+
+/// A response body made of shared chunks, written out without copying: the
+/// account families (rendered once per change and shared by every scrape)
+/// and the per-scrape telemetry go out as two chunks of one body.
+#[derive(Debug, Default)]
+pub struct Body {
+    chunks: std::collections::VecDeque<Bytes>,
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body::default()
+    }
+
+    pub fn from_chunks(chunks: impl IntoIterator<Item = Bytes>) -> Body {
+        Body {
+            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        Body::from_chunks([bytes])
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Body {
+        Body::from(Bytes::from(text))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(
+            self.chunks
+                .pop_front()
+                .map(|c| Ok(hyper::body::Frame::data(c))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+    }
+}
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_owned())));
+    let mut resp = Response::new(Body::from(body.to_owned()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         CONTENT_TYPE,
@@ -129,46 +219,63 @@ fn landing_page(telemetry_path: &str) -> String {
     )
 }
 
-/// Routes one request.
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let path = req.uri().path();
-    let known =
-        path == app.web.telemetry_path || path == "/" || path == "/-/healthy" || path == "/-/ready";
-    if !known {
-        return Ok(text(StatusCode::NOT_FOUND, "404 page not found\n"));
-    }
-    let head = req.method() == Method::HEAD;
-    if req.method() != Method::GET && !head {
-        let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
-        resp.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Ok(resp);
-    }
-    let mut resp = if path == app.web.telemetry_path {
-        metrics_response(&app, &req).await
-    } else if path == "/" {
-        let mut r = Response::new(Full::new(Bytes::from(landing_page(
-            &app.web.telemetry_path,
-        ))));
+/// Applies the web config (basic auth, extra headers), then routes.
+pub async fn handle(
+    app: Arc<App>,
+    web: Arc<WebConfig>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let mut resp = if app
+        .web
+        .config
+        .authorized(&web, req.headers().get(http::header::AUTHORIZATION))
+    {
+        route(&app, req).await
+    } else {
+        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
         r.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"chime_exporter\""),
         );
         r
-    } else if path == "/-/healthy" {
-        text(StatusCode::OK, "Healthy\n")
-    } else if app.cache.is_ready() {
-        text(StatusCode::OK, "Ready\n")
-    } else {
-        text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Not ready: first collection still running\n",
-        )
     };
-    if head {
-        *resp.body_mut() = Full::new(Bytes::new());
+    for (name, value) in &web.headers {
+        resp.headers_mut().insert(name.clone(), value.clone());
     }
     Ok(resp)
+}
+
+/// Routes one authorized request.
+async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let mut resp = match route_of(req.method(), req.uri().path(), &app.web.telemetry_path) {
+        Route::NotFound => return text(StatusCode::NOT_FOUND, "404 page not found\n"),
+        Route::MethodNotAllowed => {
+            let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return resp;
+        }
+        Route::Metrics => metrics_response(app, &req).await,
+        Route::Landing => {
+            let page = landing_page(&app.web.telemetry_path);
+            let mut r = Response::new(Body::from(page));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Route::Healthy => text(StatusCode::OK, "Healthy\n"),
+        Route::Ready if app.cache.is_ready() => text(StatusCode::OK, "Ready\n"),
+        Route::Ready => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first collection still running\n",
+        ),
+    };
+    if req.method() == Method::HEAD {
+        *resp.body_mut() = Body::empty();
+    }
+    resp
 }
 
 async fn metrics_response(app: &App, req: &Request<Incoming>) -> Response<Body> {
@@ -186,7 +293,7 @@ async fn metrics_response(app: &App, req: &Request<Incoming>) -> Response<Body> 
     };
     let budget = app.scrape_budget(req.headers().get(SCRAPE_TIMEOUT_HEADER));
     let body = app.scrape(budget).await;
-    let mut resp = Response::new(Full::new(body));
+    let mut resp = Response::new(body);
     let headers = resp.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -194,6 +301,41 @@ async fn metrics_response(app: &App, req: &Request<Incoming>) -> Response<Body> 
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// Answers a plain-HTTP request on the TLS port with a 400, as Go's servers
+/// do, and completes the TLS handshake otherwise (within the header read
+/// timeout, so a silent client cannot hold the connection).
+async fn tls_handshake(
+    stream: tokio::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    use tokio::io::AsyncWriteExt;
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await;
+    if !matches!(peeked, Ok(Ok(1))) {
+        return None;
+    }
+    // Every TLS connection starts with a handshake record (0x16).
+    if first[0] != 0x16 {
+        let mut stream = stream;
+        let _ = stream
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 48\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+            )
+            .await;
+        let _ = stream.shutdown().await;
+        return None;
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "TLS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Accepts connections until `shutdown` resolves, then lets in-flight
@@ -223,11 +365,26 @@ pub async fn serve(
                     }
                 };
                 let app = Arc::clone(&app);
-                let service = service_fn(move |req| handle(Arc::clone(&app), req));
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                let http = http.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(err) = conn.await {
+                    // The web config is read again for every connection, so
+                    // rotated certificates and changed users apply at once.
+                    let web = app.web.config.current();
+                    let service = {
+                        let (app, web) = (Arc::clone(&app), Arc::clone(&web));
+                        service_fn(move |req| handle(Arc::clone(&app), Arc::clone(&web), req))
+                    };
+                    let result = match web.tls.clone() {
+                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                        Some(tls) => match tls_handshake(stream, tls).await {
+                            Some(tls_stream) => {
+                                watcher.watch(http.serve_connection(TokioIo::new(tls_stream), service)).await
+                            }
+                            None => Ok(()),
+                        },
+                    };
+                    if let Err(err) = result {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
                 });
@@ -249,6 +406,35 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes() {
+        let m = "/metrics";
+        assert_eq!(route_of(&Method::GET, "/metrics", m), Route::Metrics);
+        assert_eq!(route_of(&Method::HEAD, "/", m), Route::Landing);
+        assert_eq!(
+            route_of(&Method::POST, "/-/ready", m),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(route_of(&Method::GET, "/metrics/", m), Route::NotFound);
+    }
+
+    #[test]
+    fn budget_from_the_scrape_timeout_header() {
+        let d = Duration::from_secs(10);
+        let o = Duration::from_millis(500);
+        let h = |s: &'static str| HeaderValue::from_static(s);
+        assert_eq!(scrape_budget(None, o, d), d);
+        assert_eq!(
+            scrape_budget(Some(&h("4")), o, d),
+            Duration::from_millis(3500)
+        );
+        assert_eq!(scrape_budget(Some(&h("60")), o, d), d);
+        assert_eq!(scrape_budget(Some(&h("0.2")), o, d), Duration::ZERO);
+        for bad in ["-1", "NaN", "inf", "", "abc", "1e400"] {
+            assert_eq!(scrape_budget(Some(&h(bad)), o, d), d, "{bad}");
+        }
+    }
 
     #[test]
     fn landing_page_escapes_the_path() {

@@ -41,6 +41,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The secret access key every test process gets; it must never be printed.
+pub const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTSECRETKEY";
+
 /// A command for the binary with dummy credentials, no IMDS, an empty HOME
 /// and no AWS config files.
 pub fn exporter_command(home: &TempDir) -> Command {
@@ -51,7 +54,7 @@ pub fn exporter_command(home: &TempDir) -> Command {
         }
     }
     cmd.env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+        .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.0.join("config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.0.join("credentials"))
@@ -76,12 +79,19 @@ impl Exporter {
         let mut cmd = exporter_command(&home);
         cmd.args(["--web.listen-address", "127.0.0.1:0"])
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         setup(&mut cmd);
         let mut child = cmd.spawn().expect("spawn chime_exporter");
         let stderr = child.stderr.take().expect("stderr");
+        let stdout = child.stdout.take().expect("stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let out_sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                out_sink.lock().unwrap().push(line);
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
@@ -113,6 +123,11 @@ impl Exporter {
             stderr: lines,
             _home: home,
         }
+    }
+
+    /// Everything the process wrote, standard output and error.
+    pub fn output(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
     }
 
     pub fn stderr(&self) -> String {
