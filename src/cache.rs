@@ -34,7 +34,8 @@ async fn wait_done(mut done: watch::Receiver<bool>) {
     let _ = done.wait_for(|finished| *finished).await;
 }
 
-use crate::chime::{BotRecord, ChimeApi};
+use crate::chime::{AccountInfo, BotRecord, ChimeApi};
+use crate::config::TargetConfig;
 use crate::metrics::ExporterMetrics;
 
 /// The bots of one account, as of one successful fetch.
@@ -118,11 +119,59 @@ impl CacheSettings {
     }
 }
 
+/// One set of accounts reached with one client (one set of credentials).
+#[derive(Debug)]
+pub struct Target {
+    pub config: TargetConfig,
+    pub api: ChimeApi,
+    pub settings: CacheSettings,
+}
+
+impl Target {
+    /// The AWS account of the role this target assumes, if it assumes one.
+    pub fn role_aws_account(&self) -> Option<&str> {
+        self.config
+            .role_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
+    }
+}
+
+/// A watched account: which target reaches it, and what is known of it.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub account_id: String,
+    pub target: Arc<Target>,
+    /// From ListAccounts (discovered) or GetAccount (configured).
+    pub info: Option<AccountInfo>,
+    /// Whether the account came from discovery (rather than configuration).
+    pub discovered: bool,
+}
+
+impl Watched {
+    /// The AWS account that owns the Chime account: from the API when known,
+    /// else from the target's role ARN.
+    pub fn aws_account_id(&self) -> Option<&str> {
+        self.info
+            .as_ref()
+            .map(|i| i.aws_account_id.as_str())
+            .filter(|a| !a.is_empty())
+            .or_else(|| self.target.role_aws_account())
+    }
+}
+
+/// What the renderer needs of one account.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account_id: String,
+    pub state: AccountState,
+    pub info: Option<AccountInfo>,
+    pub aws_account_id: Option<String>,
+}
+
 /// The per-account bot cache. See the module documentation.
 pub struct BotCache {
-    api: ChimeApi,
-    accounts: Vec<String>,
-    settings: CacheSettings,
+    watch: RwLock<Arc<Vec<Watched>>>,
     outcomes: Cache<String, Outcome>,
     /// Refreshes running now, by account.
     refreshing: std::sync::Mutex<HashMap<String, watch::Receiver<bool>>>,
@@ -135,8 +184,7 @@ pub struct BotCache {
 impl std::fmt::Debug for BotCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BotCache")
-            .field("accounts", &self.accounts.len())
-            .field("settings", &self.settings)
+            .field("accounts", &self.accounts().len())
             .finish_non_exhaustive()
     }
 }
@@ -149,36 +197,58 @@ fn unix_now() -> f64 {
 }
 
 impl BotCache {
-    pub fn new(
-        api: ChimeApi,
-        accounts: Vec<String>,
-        settings: CacheSettings,
-        metrics: Arc<ExporterMetrics>,
-    ) -> Arc<BotCache> {
+    pub fn new(metrics: Arc<ExporterMetrics>) -> Arc<BotCache> {
         let outcomes = Cache::builder()
             .name("chime-listbots")
             .expire_after(OutcomeExpiry)
             .build();
-        let states = accounts
-            .iter()
-            .map(|a| (a.clone(), AccountState::default()))
-            .collect();
         Arc::new(BotCache {
-            api,
-            accounts,
-            settings,
+            watch: RwLock::new(Arc::new(Vec::new())),
             outcomes,
             refreshing: std::sync::Mutex::new(HashMap::new()),
-            states: RwLock::new(states),
+            states: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             metrics,
         })
     }
 
-    /// The watched accounts, in configuration order.
-    pub fn accounts(&self) -> &[String] {
-        &self.accounts
+    /// The watched accounts.
+    pub fn accounts(&self) -> Arc<Vec<Watched>> {
+        self.watch.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the watched accounts. Accounts that stay keep their data and
+    /// cache entries; accounts that went are forgotten entirely: their
+    /// series, cache entries and API counters.
+    pub async fn set_accounts(&self, accounts: Vec<Watched>) {
+        let old = self.accounts();
+        let gone: Vec<String> = old
+            .iter()
+            .filter(|o| !accounts.iter().any(|a| a.account_id == o.account_id))
+            .map(|o| o.account_id.clone())
+            .collect();
+        {
+            let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
+            for id in &gone {
+                tracing::info!(account_id = %id, "account no longer watched");
+                states.remove(id);
+                self.metrics.api.forget_account(id);
+            }
+            for a in &accounts {
+                states.entry(a.account_id.clone()).or_default();
+            }
+            *self.watch.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(accounts);
+        }
+        for id in &gone {
+            self.outcomes.invalidate(id).await;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Marks the first collection as finished (see `/-/ready`).
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
     }
 
     /// Whether the first collection attempt (of every account) finished.
@@ -191,13 +261,27 @@ impl BotCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// A copy of the states of the watched accounts, in account order.
-    pub fn states(&self) -> Vec<(String, AccountState)> {
+    /// What is exported of the watched accounts, in watch order.
+    pub fn states(&self) -> Vec<AccountView> {
+        let watched = self.accounts();
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
-        self.accounts
+        watched
             .iter()
-            .map(|a| (a.clone(), states.get(a).cloned().unwrap_or_default()))
+            .map(|w| AccountView {
+                account_id: w.account_id.clone(),
+                state: states.get(&w.account_id).cloned().unwrap_or_default(),
+                info: w.info.clone(),
+                aws_account_id: w.aws_account_id().map(str::to_owned),
+            })
             .collect()
+    }
+
+    /// The target that reaches `account_id`, if it is watched.
+    pub fn target_of(&self, account_id: &str) -> Option<Arc<Target>> {
+        self.accounts()
+            .iter()
+            .find(|w| w.account_id == account_id)
+            .map(|w| Arc::clone(&w.target))
     }
 
     fn has_snapshot(&self, account: &str) -> bool {
@@ -208,14 +292,18 @@ impl BotCache {
             .unwrap_or(false)
     }
 
-    /// Fetches every account once, waits for all of them, and marks the
-    /// cache ready. Run at start so the first scrape finds data.
+    /// Fetches every account once and waits for all of them. Run at start
+    /// (and after discovery) so the first scrape finds data.
     pub async fn warm_up(self: &Arc<Self>) {
-        let refreshes: Vec<_> = self.accounts.iter().map(|a| self.refresh(a)).collect();
+        let refreshes: Vec<_> = self
+            .accounts()
+            .iter()
+            .filter(|a| !self.outcomes.contains_key(&a.account_id))
+            .map(|a| self.refresh(&a.account_id))
+            .collect();
         for done in refreshes {
             wait_done(done).await;
         }
-        self.ready.store(true, Ordering::Release);
     }
 
     /// Makes sure every account is fresh or being refreshed, waiting up to
@@ -223,7 +311,8 @@ impl BotCache {
     /// are served from their last snapshot while a refresh runs.
     pub async fn prepare_scrape(self: &Arc<Self>, budget: Duration) {
         let mut waiting = Vec::new();
-        for account in &self.accounts {
+        let watched = self.accounts();
+        for account in watched.iter().map(|w| &w.account_id) {
             self.metrics.cache_requests.inc();
             if self.outcomes.contains_key(account) {
                 self.metrics.cache_hits.inc();
@@ -278,9 +367,21 @@ impl BotCache {
     /// One fetch of one account; records the result in the account's state.
     async fn fetch(self: Arc<Self>, account: String) -> Outcome {
         let started = Instant::now();
-        let result = self.api.list_bots(&account).await;
+        let Some(target) = self.target_of(&account) else {
+            // No longer watched: nothing to fetch.
+            return Outcome {
+                lifetime: Duration::from_secs(1),
+            };
+        };
+        let settings = target.settings;
+        let result = target.api.list_bots(&account).await;
         let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
-        let state = states.entry(account.clone()).or_default();
+        let Some(state) = states.get_mut(&account) else {
+            // The account went while it was being fetched.
+            return Outcome {
+                lifetime: Duration::from_secs(1),
+            };
+        };
         let lifetime = match result {
             Ok(bots) => {
                 tracing::debug!(
@@ -293,12 +394,12 @@ impl BotCache {
                 state.up = true;
                 state.last_success_seconds = Some(unix_now());
                 state.consecutive_failures = 0;
-                self.settings.ttl_with_jitter()
+                settings.ttl_with_jitter()
             }
             Err(err) => {
                 state.up = false;
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                let backoff = self.settings.backoff(state.consecutive_failures);
+                let backoff = settings.backoff(state.consecutive_failures);
                 tracing::warn!(
                     account_id = %account,
                     error = %err.kind,

@@ -91,6 +91,38 @@ impl BotRecord {
     }
 }
 
+/// What the exporter keeps of a Chime account (ListAccounts or GetAccount).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub account_id: String,
+    pub name: String,
+    pub account_type: String,
+    pub aws_account_id: String,
+    /// `Active` or `Suspended` (empty when the API does not say).
+    pub status: String,
+}
+
+impl AccountInfo {
+    fn from_sdk(a: &aws_sdk_chime::types::Account) -> Self {
+        AccountInfo {
+            account_id: a.account_id().to_owned(),
+            name: a.name().to_owned(),
+            account_type: a
+                .account_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            aws_account_id: a.aws_account_id().to_owned(),
+            status: a
+                .account_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The most ListAccounts pages followed (200 accounts each).
+pub const MAX_ACCOUNT_PAGES: usize = 500;
+
 /// The bounded set of values of the `error` label.
 ///
 /// The first group are the error codes the Chime API model declares for the
@@ -215,10 +247,10 @@ pub struct ApiSettings {
     pub endpoint_url: Option<String>,
     pub max_results: i32,
     pub timeout: Duration,
-    /// API requests in flight at once, over all accounts and operations.
-    pub concurrency: usize,
-    /// API requests per second, retries included.
-    pub rate_limit: f64,
+    /// Assume this role (through STS) for the calls of this client.
+    pub role_arn: Option<String>,
+    /// The external id of the role, with `role_arn`.
+    pub external_id: Option<String>,
     /// Static credentials instead of the default chain: only for `--demo`,
     /// whose embedded fake API accepts anything signed.
     pub static_credentials: Option<(String, String)>,
@@ -236,7 +268,14 @@ impl ChimeApi {
     /// Builds the SDK client from aws-config's default chain (credentials,
     /// `AWS_ENDPOINT_URL_CHIME`/`AWS_ENDPOINT_URL`, profiles), with the
     /// region, endpoint override and timeout given.
-    pub async fn connect(settings: &ApiSettings, metrics: Arc<ApiMetrics>) -> ChimeApi {
+    /// `limits` is shared by every client of the process, so that all API
+    /// calls, whatever their target, go through one concurrency and one
+    /// rate limit.
+    pub async fn connect(
+        settings: &ApiSettings,
+        limits: &ApiLimits,
+        metrics: Arc<ApiMetrics>,
+    ) -> ChimeApi {
         let timeouts = TimeoutConfig::builder()
             .operation_timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
@@ -249,9 +288,6 @@ impl ChimeApi {
             .region(Region::new(settings.region.clone()))
             .timeout_config(timeouts)
             .retry_config(retries);
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url.clone());
-        }
         if let Some((key, secret)) = &settings.static_credentials {
             loader = loader.credentials_provider(aws_sdk_chime::config::Credentials::new(
                 key.clone(),
@@ -263,6 +299,22 @@ impl ChimeApi {
         }
         let shared = loader.load().await;
         let mut builder = aws_sdk_chime::config::Builder::from(&shared);
+        // The endpoint override is Chime's alone: STS (for role_arn) keeps
+        // its own endpoint (or AWS_ENDPOINT_URL_STS).
+        if let Some(url) = &settings.endpoint_url {
+            builder = builder.endpoint_url(url.clone());
+        }
+        if let Some(role_arn) = &settings.role_arn {
+            // aws-config's assume-role provider caches the credentials and
+            // refreshes them before they expire.
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn.clone())
+                .session_name("chime-exporter")
+                .configure(&shared);
+            if let Some(external_id) = &settings.external_id {
+                provider = provider.external_id(external_id.clone());
+            }
+            builder = builder.credentials_provider(provider.build().await);
+        }
         // aws-config leaves the HTTP client to the SDK's runtime plugin;
         // take the same default explicitly so it can be wrapped.
         let http_client = shared
@@ -272,7 +324,7 @@ impl ChimeApi {
             Some(inner) => {
                 builder = builder.http_client(LimitedClient {
                     inner,
-                    limits: Limits::new(settings.concurrency, settings.rate_limit),
+                    limits: limits.clone(),
                     metrics: metrics.clone(),
                 });
             }
@@ -331,6 +383,86 @@ impl ChimeApi {
             account_id,
             "more pages than the page cap; the API keeps returning NextToken",
         ))
+    }
+
+    /// One bot (GetBot).
+    pub async fn get_bot(&self, account_id: &str, bot_id: &str) -> Result<BotRecord, ApiError> {
+        const OP: &str = "GetBot";
+        let out = self
+            .client
+            .get_bot()
+            .account_id(account_id)
+            .bot_id(bot_id)
+            .send()
+            .await
+            .map_err(|e| self.operation_failed(OP, account_id, e))?;
+        match out.bot() {
+            Some(bot) => Ok(BotRecord::from_sdk(bot)),
+            None => Err(self.malformed(OP, account_id, "the answer has no Bot")),
+        }
+    }
+
+    /// One account (GetAccount).
+    pub async fn get_account(&self, account_id: &str) -> Result<AccountInfo, ApiError> {
+        const OP: &str = "GetAccount";
+        let out = self
+            .client
+            .get_account()
+            .account_id(account_id)
+            .send()
+            .await
+            .map_err(|e| self.operation_failed(OP, account_id, e))?;
+        match out.account() {
+            Some(account) => Ok(AccountInfo::from_sdk(account)),
+            None => Err(self.malformed(OP, account_id, "the answer has no Account")),
+        }
+    }
+
+    /// Every account the credentials can see (ListAccounts, 200 a page),
+    /// optionally only those whose name starts with `name_prefix`.
+    pub async fn list_accounts(
+        &self,
+        name_prefix: Option<&str>,
+    ) -> Result<Vec<AccountInfo>, ApiError> {
+        const OP: &str = "ListAccounts";
+        let mut accounts = Vec::new();
+        let mut seen_tokens: HashSet<String> = HashSet::new();
+        let mut next_token: Option<String> = None;
+        for _page in 0..MAX_ACCOUNT_PAGES {
+            let page = self
+                .client
+                .list_accounts()
+                .max_results(200)
+                .set_name(name_prefix.map(str::to_owned))
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| self.operation_failed(OP, "", e))?;
+            accounts.extend(page.accounts().iter().map(AccountInfo::from_sdk));
+            match page.next_token() {
+                Some(token) if !token.is_empty() => {
+                    if !seen_tokens.insert(token.to_owned()) {
+                        return Err(self.pagination_failed(
+                            OP,
+                            "",
+                            "the API returned a NextToken it had returned before",
+                        ));
+                    }
+                    next_token = Some(token.to_owned());
+                }
+                _ => return Ok(accounts),
+            }
+        }
+        Err(self.pagination_failed(OP, "", "more pages than the page cap"))
+    }
+
+    fn malformed(&self, op: &'static str, account_id: &str, why: &str) -> ApiError {
+        self.metrics.error(op, account_id, ErrorKind::Response);
+        ApiError {
+            operation: op,
+            kind: ErrorKind::Response,
+            message: why.to_owned(),
+        }
     }
 
     fn pagination_failed(&self, op: &'static str, account_id: &str, why: &str) -> ApiError {
@@ -745,17 +877,17 @@ fn default_https_client() -> SharedHttpClient {
 /// (a GCRA limiter from `governor` with a burst of one, so no second ever
 /// sees more than the rate).
 #[derive(Debug, Clone)]
-struct Limits {
+pub struct ApiLimits {
     slots: Arc<Semaphore>,
     rate: Arc<governor::DefaultDirectRateLimiter>,
 }
 
-impl Limits {
-    fn new(concurrency: usize, per_second: f64) -> Limits {
+impl ApiLimits {
+    pub fn new(concurrency: usize, per_second: f64) -> ApiLimits {
         let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
         let quota = governor::Quota::with_period(period)
             .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN));
-        Limits {
+        ApiLimits {
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             rate: Arc::new(governor::RateLimiter::direct(quota)),
         }
@@ -763,11 +895,11 @@ impl Limits {
 }
 
 /// Wraps the SDK's HTTP client so that every request it sends waits for the
-/// [`Limits`], and is counted and timed as it goes out.
+/// [`ApiLimits`], and is counted and timed as it goes out.
 #[derive(Debug)]
 struct LimitedClient {
     inner: SharedHttpClient,
-    limits: Limits,
+    limits: ApiLimits,
     metrics: Arc<ApiMetrics>,
 }
 
@@ -788,7 +920,7 @@ impl HttpClient for LimitedClient {
 #[derive(Debug)]
 struct LimitedConnector {
     inner: SharedHttpConnector,
-    limits: Limits,
+    limits: ApiLimits,
     metrics: Arc<ApiMetrics>,
 }
 

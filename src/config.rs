@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::cache::CacheSettings;
-
 /// The default listen port. The exporter range of the Prometheus port
 /// allocations page (9100-9999) is full, so no free number exists there;
 /// 9891 is this exporter's, documented in the README and the Dockerfile.
@@ -100,6 +98,43 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub account_ids: Vec<String>,
+
+    /// Find the accounts to watch with ListAccounts (automatic when no
+    /// account id is given).
+    #[arg(
+        long = "chime.discover-accounts",
+        env = "CHIME_EXPORTER_DISCOVER_ACCOUNTS"
+    )]
+    pub discover_accounts: bool,
+
+    /// Only discover accounts whose name starts with this (the API's `name`
+    /// filter).
+    #[arg(
+        long = "chime.account-name-prefix",
+        env = "CHIME_EXPORTER_ACCOUNT_NAME_PREFIX",
+        value_name = "PREFIX"
+    )]
+    pub account_name_prefix: Option<String>,
+
+    /// How long the list of discovered accounts (and account details) is
+    /// reused.
+    #[arg(
+        long = "chime.discovery-ttl",
+        env = "CHIME_EXPORTER_DISCOVERY_TTL",
+        default_value = "15m",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub discovery_ttl: Duration,
+
+    /// A YAML file of targets (AWS accounts, roles, account ids, discovery),
+    /// instead of the --chime.account-id and related flags.
+    #[arg(
+        long = "config.file",
+        env = "CHIME_EXPORTER_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub config_file: Option<std::path::PathBuf>,
 
     /// AWS region of the Chime API.
     #[arg(
@@ -271,17 +306,46 @@ pub struct WebSettings {
     pub max_requests: usize,
 }
 
+/// One set of Chime accounts reached with one set of AWS credentials: the
+/// flags make one (named `default`), a config file any number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetConfig {
+    pub name: String,
+    pub region: String,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub account_ids: Vec<String>,
+    pub discover: bool,
+    pub account_name_prefix: Option<String>,
+    pub cache_ttl: Duration,
+    pub discovery_ttl: Duration,
+    pub max_results: i32,
+}
+
+/// The flags that a config file also sets; giving both is an error.
+const FILE_FLAGS: [(&str, &str); 7] = [
+    ("account_ids", "chime.account-id"),
+    ("region", "chime.region"),
+    ("max_results", "chime.max-results"),
+    ("cache_ttl", "chime.cache-ttl"),
+    ("discovery_ttl", "chime.discovery-ttl"),
+    ("discover_accounts", "chime.discover-accounts"),
+    ("account_name_prefix", "chime.account-name-prefix"),
+];
+
 /// The validated configuration the exporter runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub account_ids: Vec<String>,
-    pub region: String,
+    pub targets: Vec<TargetConfig>,
+    /// Set when the targets come from `--config.file` (reloadable); series
+    /// then carry `aws_account_id`.
+    pub config_file: Option<std::path::PathBuf>,
     pub endpoint_url: Option<String>,
-    pub max_results: i32,
     pub timeout: Duration,
     pub concurrency: usize,
     pub rate_limit: f64,
-    pub cache: CacheSettings,
+    /// The first wait after a failed fetch (see [`crate::cache::CacheSettings`]).
+    pub error_backoff: Duration,
     pub web: WebSettings,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
@@ -289,7 +353,58 @@ pub struct Config {
 }
 
 impl Cli {
+    /// Parses arguments, noting which flags were given on the command line
+    /// or in the environment (not left at their defaults).
+    pub fn parse_args<I, T>(args: I) -> Result<(Cli, Vec<String>), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        let explicit = matches
+            .ids()
+            .filter(|id| {
+                matches!(
+                    matches.value_source(id.as_str()),
+                    Some(
+                        clap::parser::ValueSource::CommandLine
+                            | clap::parser::ValueSource::EnvVariable
+                    )
+                )
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        Ok((cli, explicit))
+    }
+
     /// Checks what clap cannot check alone and builds the [`Config`].
+    /// `explicit` names the flags given (see [`Cli::parse_args`]).
+    pub fn into_config_with(self, explicit: &[String]) -> Result<Config, ConfigError> {
+        if self.config_file.is_some() {
+            if let Some((_, flag)) = FILE_FLAGS
+                .iter()
+                .find(|(id, _)| explicit.iter().any(|e| e == id))
+            {
+                return Err(ConfigError {
+                    flag: "config.file",
+                    problem: format!("--{flag} cannot be combined with it: set it in the file"),
+                });
+            }
+            if self.demo {
+                return Err(ConfigError {
+                    flag: "config.file",
+                    problem: "--demo cannot be combined with it".into(),
+                });
+            }
+        }
+        self.into_config()
+    }
+
+    /// Checks what clap cannot check alone and builds the [`Config`]
+    /// (without the flag/file conflict check, which needs to know which
+    /// flags were given: see [`Cli::into_config_with`]).
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let mut account_ids: Vec<String> = Vec::new();
         for raw in &self.account_ids {
@@ -313,11 +428,13 @@ impl Cli {
                 account_ids.push(id.to_owned());
             }
         }
-        if account_ids.is_empty() && !self.demo {
-            return Err(ConfigError {
-                flag: "chime.account-id",
-                problem: "no account to watch: give at least one (or run with --demo)".into(),
-            });
+        if let Some(prefix) = &self.account_name_prefix {
+            if prefix.trim().is_empty() || prefix.len() > 100 {
+                return Err(ConfigError {
+                    flag: "chime.account-name-prefix",
+                    problem: "must be 1 to 100 characters".into(),
+                });
+            }
         }
         if self.region.trim().is_empty() {
             return Err(ConfigError {
@@ -346,19 +463,35 @@ impl Cli {
             }
             None => crate::webconfig::WebConfigSource::none(),
         };
+        let targets = match &self.config_file {
+            Some(path) => crate::config_file::load(path).map_err(|e| ConfigError {
+                flag: "config.file",
+                problem: e.to_string(),
+            })?,
+            None => vec![TargetConfig {
+                name: "default".to_owned(),
+                region: self.region.trim().to_owned(),
+                role_arn: None,
+                external_id: None,
+                // No account id means discovery.
+                discover: self.discover_accounts
+                    || self.account_name_prefix.is_some()
+                    || account_ids.is_empty(),
+                account_ids,
+                account_name_prefix: self.account_name_prefix.clone(),
+                cache_ttl: self.cache_ttl,
+                discovery_ttl: self.discovery_ttl,
+                max_results: self.max_results,
+            }],
+        };
         Ok(Config {
-            account_ids,
-            region: self.region.trim().to_owned(),
+            targets,
+            config_file: self.config_file.clone(),
             endpoint_url: self.endpoint_url,
-            max_results: self.max_results,
             timeout: self.timeout,
             concurrency: usize::from(self.concurrency),
             rate_limit: self.rate_limit,
-            cache: CacheSettings {
-                ttl: self.cache_ttl,
-                backoff_min: self.error_backoff,
-                backoff_max: self.cache_ttl.max(self.error_backoff),
-            },
+            error_backoff: self.error_backoff,
             web: WebSettings {
                 listen_address: self.listen_address,
                 config: std::sync::Arc::new(web_config),
@@ -380,19 +513,22 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config, String> {
         let mut full = vec!["chime_exporter"];
         full.extend_from_slice(args);
-        let cli = Cli::try_parse_from(full).map_err(|e| e.to_string())?;
-        cli.into_config().map_err(|e| e.to_string())
+        let (cli, explicit) = Cli::parse_args(full).map_err(|e| e.to_string())?;
+        cli.into_config_with(&explicit).map_err(|e| e.to_string())
     }
 
     #[test]
     fn defaults() {
         let c = parse(&["--chime.account-id", "a"]).unwrap();
-        assert_eq!(c.max_results, 99);
-        assert_eq!(c.cache.ttl, Duration::from_secs(300));
+        let t = &c.targets[0];
+        assert_eq!(t.max_results, 99);
+        assert_eq!(t.cache_ttl, Duration::from_secs(300));
+        assert_eq!(t.discovery_ttl, Duration::from_secs(900));
+        assert!(!t.discover);
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert_eq!(c.web.listen_address.port(), DEFAULT_PORT);
         assert_eq!(c.web.telemetry_path, "/metrics");
-        assert_eq!(c.region, "us-east-1");
+        assert_eq!(t.region, "us-east-1");
     }
 
     #[test]
@@ -406,7 +542,7 @@ mod tests {
             "a",
         ])
         .unwrap();
-        assert_eq!(c.account_ids, vec!["a", "b"]);
+        assert_eq!(c.targets[0].account_ids, vec!["a", "b"]);
     }
 
     #[test]
@@ -429,7 +565,6 @@ mod tests {
                 "chime.timeout",
             ),
             (vec!["--chime.account-id", ""], "chime.account-id"),
-            (vec![], "chime.account-id"),
             (
                 vec!["--chime.account-id", "a", "--web.listen-address", "nope"],
                 "web.listen-address",
@@ -462,7 +597,36 @@ mod tests {
     }
 
     #[test]
-    fn demo_needs_no_account() {
+    fn no_account_means_discovery() {
         assert!(parse(&["--demo"]).is_ok());
+        let c = parse(&[]).unwrap();
+        assert!(c.targets[0].discover);
+        let c = parse(&["--chime.account-id", "a", "--chime.discover-accounts"]).unwrap();
+        assert!(c.targets[0].discover);
+    }
+
+    #[test]
+    fn flags_that_the_file_sets_conflict_with_it() {
+        let dir = std::env::temp_dir().join(format!("chime-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.yml");
+        std::fs::write(&file, "targets:\n  - name: a\n").unwrap();
+        let f = file.to_str().unwrap();
+        assert!(parse(&["--config.file", f]).is_ok());
+        for flag in [
+            vec!["--chime.account-id", "x"],
+            vec!["--chime.cache-ttl", "1m"],
+            vec!["--chime.discover-accounts"],
+            vec!["--chime.max-results", "10"],
+        ] {
+            let mut args = vec!["--config.file", f];
+            args.extend(flag.iter());
+            let e = parse(&args).unwrap_err();
+            assert!(
+                e.contains("config.file") && e.contains(flag[0].trim_start_matches('-')),
+                "{e}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

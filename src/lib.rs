@@ -14,9 +14,12 @@
 pub mod cache;
 pub mod chime;
 pub mod config;
+pub mod config_file;
 pub mod demo;
+pub mod discovery;
 pub mod logging;
 pub mod metrics;
+pub mod probe;
 pub mod server;
 pub mod webconfig;
 
@@ -27,8 +30,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::cache::BotCache;
-use crate::chime::{ApiSettings, ChimeApi};
+use crate::chime::ApiLimits;
 use crate::config::Config;
+use crate::discovery::{Discovery, TargetFactory};
 use crate::metrics::ExporterMetrics;
 use crate::server::App;
 
@@ -88,26 +92,22 @@ pub async fn run(
     } else {
         None
     };
-    let mut settings = ApiSettings {
-        region: config.region.clone(),
+    let mut factory = TargetFactory {
         endpoint_url: config.endpoint_url.clone(),
-        max_results: config.max_results,
         timeout: config.timeout,
-        concurrency: config.concurrency,
-        rate_limit: config.rate_limit,
+        error_backoff: config.error_backoff,
         static_credentials: None,
+        limits: ApiLimits::new(config.concurrency, config.rate_limit),
+        metrics: Arc::clone(&metrics.api),
     };
-    let mut accounts = config.account_ids.clone();
     if let Some(demo) = &demo {
-        settings.endpoint_url = Some(demo.fake.url());
-        settings.static_credentials = Some(("DEMOACCESSKEY".into(), "demo-secret".into()));
-        if accounts.is_empty() {
-            accounts = demo.fake.account_ids();
-        }
-        tracing::info!(endpoint = %demo.fake.url(), accounts = accounts.len(), "demo mode: serving generated data from an embedded fake Chime API");
+        factory.endpoint_url = Some(demo.fake.url());
+        factory.static_credentials = Some(("DEMOACCESSKEY".into(), "demo-secret".into()));
+        tracing::info!(endpoint = %demo.fake.url(), "demo mode: serving generated data from an embedded fake Chime API");
     }
-    let api = ChimeApi::connect(&settings, Arc::clone(&metrics.api)).await;
-    let cache = BotCache::new(api, accounts, config.cache, Arc::clone(&metrics));
+    let targets = factory.build_all(&config.targets).await;
+    let cache = BotCache::new(Arc::clone(&metrics));
+    let discovery = Discovery::new(cache, targets);
     let listener = TcpListener::bind(config.web.listen_address)
         .await
         .map_err(|source| RunError::Listen {
@@ -118,13 +118,35 @@ pub async fn run(
     tracing::info!(
         address = %local,
         telemetry_path = %config.web.telemetry_path,
-        accounts = cache.accounts().len(),
+        targets = config.targets.len(),
         version = metrics::build::VERSION,
         "listening"
     );
-    let warm = Arc::clone(&cache);
-    tokio::spawn(async move { warm.warm_up().await });
-    let app = Arc::new(App::new(cache, metrics, config.web.clone(), config.timeout));
+    tokio::spawn(Arc::clone(&discovery).run());
+    let app = Arc::new(App::new(
+        discovery,
+        factory,
+        metrics,
+        config.web.clone(),
+        config.timeout,
+        config.config_file.clone(),
+    ));
+    #[cfg(unix)]
+    {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                if let Err(e) = app.reload().await {
+                    tracing::error!(error = %e, "reload on SIGHUP failed; the previous configuration stays");
+                }
+            }
+        });
+    }
     server::serve(listener, app, shutdown)
         .await
         .map_err(RunError::Serve)?;

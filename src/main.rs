@@ -2,18 +2,16 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use chime_exporter::config::Cli;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, explicit) = match Cli::parse_args(std::env::args_os()) {
+        Ok(parsed) => parsed,
         // Prints the message (or --help/--version) and exits: 2 for a
         // usage error, 0 for help.
         Err(err) => err.exit(),
     };
-    let config = match cli.into_config() {
+    let config = match cli.into_config_with(&explicit) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("chime_exporter: {err}");

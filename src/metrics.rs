@@ -29,7 +29,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::cache::AccountState;
+use crate::cache::AccountView;
+use crate::chime::BotRecord;
 use crate::chime::ErrorKind;
 
 /// The content type of the OpenMetrics text format.
@@ -226,12 +227,97 @@ impl ExporterMetrics {
 
 const HELP_SUFFIX: &str = "Served from a cache refreshed every --chime.cache-ttl.";
 
+/// The labels that identify an account on every per-account series:
+/// `account_id`, plus `aws_account_id` when targets come from a config file
+/// (several AWS accounts in one exporter).
+fn account_labels(view: &AccountView, with_aws: bool) -> Vec<(&'static str, &str)> {
+    let mut labels = vec![("account_id", view.account_id.as_str())];
+    if with_aws {
+        labels.push((
+            "aws_account_id",
+            view.aws_account_id.as_deref().unwrap_or(""),
+        ));
+    }
+    labels
+}
+
+/// A bot to encode, with the labels of its account.
+pub struct BotRow<'a> {
+    pub account: Vec<(&'static str, &'a str)>,
+    pub bot: &'a BotRecord,
+}
+
+/// Encodes the four per-bot families (`chime_bot_info`, `chime_bot_disabled`,
+/// and the two timestamps) for `rows`; shared by /metrics and /probe. A bot
+/// without a `BotId` has no per-bot series (it could not be told apart).
+pub fn encode_bot_families(
+    encoder: &mut DescriptorEncoder,
+    rows: &[BotRow<'_>],
+) -> std::fmt::Result {
+    let ids = || {
+        rows.iter()
+            .filter_map(|r| r.bot.bot_id.as_deref().map(|id| (r, id)))
+    };
+    {
+        let help = help("Information about a bot, value 1.");
+        let mut family =
+            encoder.encode_descriptor("chime_bot_info", &help, None, MetricType::Gauge)?;
+        for (row, bot_id) in ids() {
+            let mut labels = row.account.clone();
+            labels.extend([
+                ("bot_id", bot_id),
+                ("user_id", row.bot.user_id.as_str()),
+                ("display_name", row.bot.display_name.as_str()),
+                ("bot_type", row.bot.bot_type.as_str()),
+            ]);
+            ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    {
+        let help = help("Whether the bot is disabled (1) or not (0).");
+        let mut family =
+            encoder.encode_descriptor("chime_bot_disabled", &help, None, MetricType::Gauge)?;
+        for (row, bot_id) in ids() {
+            let Some(disabled) = row.bot.disabled else {
+                continue;
+            };
+            let mut labels = row.account.clone();
+            labels.push(("bot_id", bot_id));
+            ConstGauge::new(i64::from(disabled)).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    for (name, text, pick) in [
+        (
+            "chime_bot_created_timestamp_seconds",
+            "Unix time the bot was created.",
+            (|b| b.created_seconds) as fn(&BotRecord) -> Option<f64>,
+        ),
+        (
+            "chime_bot_updated_timestamp_seconds",
+            "Unix time the bot was last updated.",
+            |b| b.updated_seconds,
+        ),
+    ] {
+        let help = help(text);
+        let mut family = encoder.encode_descriptor(name, &help, None, MetricType::Gauge)?;
+        for (row, bot_id) in ids() {
+            let Some(ts) = pick(row.bot) else {
+                continue;
+            };
+            let mut labels = row.account.clone();
+            labels.push(("bot_id", bot_id));
+            ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Encodes the per-account and per-bot families from a snapshot of the
-/// account states. A bot without a `BotId` is counted in `chime_bots` but
-/// has no per-bot series (it could not be told apart from others).
+/// account states.
 #[derive(Debug)]
 struct AccountsCollector {
-    accounts: Vec<(String, AccountState)>,
+    accounts: Vec<AccountView>,
+    with_aws: bool,
 }
 
 fn help(text: &str) -> String {
@@ -240,19 +326,40 @@ fn help(text: &str) -> String {
 
 impl Collector for AccountsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let with_aws = self.with_aws;
         let with_data = || {
             self.accounts
                 .iter()
-                .filter_map(|(id, st)| st.snapshot.as_ref().map(|s| (id.as_str(), s)))
+                .filter_map(|v| v.state.snapshot.as_ref().map(|s| (v, s)))
         };
+        {
+            let help = help("Information about a watched Chime account, value 1.");
+            let mut family =
+                encoder.encode_descriptor("chime_account_info", &help, None, MetricType::Gauge)?;
+            for view in &self.accounts {
+                let info = view.info.as_ref();
+                let field = |f: fn(&crate::chime::AccountInfo) -> &str| info.map(f).unwrap_or("");
+                let labels = [
+                    ("account_id", view.account_id.as_str()),
+                    ("account_name", field(|i| i.name.as_str())),
+                    ("account_type", field(|i| i.account_type.as_str())),
+                    ("account_status", field(|i| i.status.as_str())),
+                    (
+                        "aws_account_id",
+                        view.aws_account_id.as_deref().unwrap_or(""),
+                    ),
+                ];
+                ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
         {
             let help =
                 help("Whether the last fetch of the account's bots succeeded (1) or not (0).");
             let mut family =
                 encoder.encode_descriptor("chime_account_up", &help, None, MetricType::Gauge)?;
-            for (id, st) in &self.accounts {
-                let labels = [("account_id", id.as_str())];
-                ConstGauge::new(i64::from(st.up)).encode(family.encode_family(&labels)?)?;
+            for view in &self.accounts {
+                let labels = account_labels(view, with_aws);
+                ConstGauge::new(i64::from(view.state.up)).encode(family.encode_family(&labels)?)?;
             }
         }
         {
@@ -263,9 +370,9 @@ impl Collector for AccountsCollector {
                 None,
                 MetricType::Gauge,
             )?;
-            for (id, st) in &self.accounts {
-                if let Some(ts) = st.last_success_seconds {
-                    let labels = [("account_id", id.as_str())];
+            for view in &self.accounts {
+                if let Some(ts) = view.state.last_success_seconds {
+                    let labels = account_labels(view, with_aws);
                     ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
                 }
             }
@@ -274,8 +381,8 @@ impl Collector for AccountsCollector {
             let help = help("Number of bots in the account.");
             let mut family =
                 encoder.encode_descriptor("chime_bots", &help, None, MetricType::Gauge)?;
-            for (id, snap) in with_data() {
-                let labels = [("account_id", id)];
+            for (view, snap) in with_data() {
+                let labels = account_labels(view, with_aws);
                 ConstGauge::new(snap.bots.len() as i64).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -283,82 +390,32 @@ impl Collector for AccountsCollector {
             let help = help("Number of disabled bots in the account.");
             let mut family =
                 encoder.encode_descriptor("chime_bots_disabled", &help, None, MetricType::Gauge)?;
-            for (id, snap) in with_data() {
-                let labels = [("account_id", id)];
+            for (view, snap) in with_data() {
+                let labels = account_labels(view, with_aws);
                 ConstGauge::new(snap.disabled_count() as i64)
                     .encode(family.encode_family(&labels)?)?;
             }
         }
-        {
-            let help = help("Information about a bot, value 1.");
-            let mut family =
-                encoder.encode_descriptor("chime_bot_info", &help, None, MetricType::Gauge)?;
-            for (id, snap) in with_data() {
-                for bot in &snap.bots {
-                    let Some(bot_id) = bot.bot_id.as_deref() else {
-                        continue;
-                    };
-                    let labels = [
-                        ("account_id", id),
-                        ("bot_id", bot_id),
-                        ("user_id", bot.user_id.as_str()),
-                        ("display_name", bot.display_name.as_str()),
-                        ("bot_type", bot.bot_type.as_str()),
-                    ];
-                    ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
-                }
-            }
-        }
-        {
-            let help = help("Whether the bot is disabled (1) or not (0).");
-            let mut family =
-                encoder.encode_descriptor("chime_bot_disabled", &help, None, MetricType::Gauge)?;
-            for (id, snap) in with_data() {
-                for bot in &snap.bots {
-                    let (Some(bot_id), Some(disabled)) = (bot.bot_id.as_deref(), bot.disabled)
-                    else {
-                        continue;
-                    };
-                    let labels = [("account_id", id), ("bot_id", bot_id)];
-                    ConstGauge::new(i64::from(disabled)).encode(family.encode_family(&labels)?)?;
-                }
-            }
-        }
-        for (name, text, pick) in [
-            (
-                "chime_bot_created_timestamp_seconds",
-                "Unix time the bot was created.",
-                (|b| b.created_seconds) as fn(&crate::chime::BotRecord) -> Option<f64>,
-            ),
-            (
-                "chime_bot_updated_timestamp_seconds",
-                "Unix time the bot was last updated.",
-                |b| b.updated_seconds,
-            ),
-        ] {
-            let help = help(text);
-            let mut family = encoder.encode_descriptor(name, &help, None, MetricType::Gauge)?;
-            for (id, snap) in with_data() {
-                for bot in &snap.bots {
-                    let (Some(bot_id), Some(ts)) = (bot.bot_id.as_deref(), pick(bot)) else {
-                        continue;
-                    };
-                    let labels = [("account_id", id), ("bot_id", bot_id)];
-                    ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
-                }
-            }
-        }
-        Ok(())
+        let rows: Vec<BotRow<'_>> = with_data()
+            .flat_map(|(view, snap)| {
+                snap.bots.iter().map(move |bot| BotRow {
+                    account: account_labels(view, with_aws),
+                    bot,
+                })
+            })
+            .collect();
+        encode_bot_families(&mut encoder, &rows)
     }
 }
 
 /// Encodes the account families for the given states (without `# EOF`).
 pub fn encode_accounts(
-    accounts: Vec<(String, AccountState)>,
+    accounts: Vec<AccountView>,
+    with_aws: bool,
     out: &mut String,
 ) -> std::fmt::Result {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(AccountsCollector { accounts }));
+    registry.register_collector(Box::new(AccountsCollector { accounts, with_aws }));
     prometheus_client::encoding::text::encode_registry(out, &registry)
 }
 
@@ -367,16 +424,22 @@ pub fn encode_accounts(
 #[derive(Debug, Default)]
 pub struct AccountsRenderer {
     rendered: Mutex<Option<(u64, Bytes)>>,
+    /// Whether per-account series carry `aws_account_id`.
+    with_aws: bool,
 }
 
 impl AccountsRenderer {
+    /// `with_aws`: per-account series carry `aws_account_id`.
+    pub fn new(with_aws: bool) -> AccountsRenderer {
+        AccountsRenderer {
+            rendered: Mutex::new(None),
+            with_aws,
+        }
+    }
+
     /// The encoded account families for `generation`, rendering them with
     /// `states` only when the generation changed since the last call.
-    pub fn get(
-        &self,
-        generation: u64,
-        states: impl FnOnce() -> Vec<(String, AccountState)>,
-    ) -> Bytes {
+    pub fn get(&self, generation: u64, states: impl FnOnce() -> Vec<AccountView>) -> Bytes {
         let mut guard = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((g, bytes)) = guard.as_ref() {
             if *g == generation {
@@ -386,7 +449,7 @@ impl AccountsRenderer {
         // The next rendering is about as long as the last: allocate once.
         let previous = guard.as_ref().map(|(_, b)| b.len()).unwrap_or(0);
         let mut out = String::with_capacity(previous + previous / 8);
-        if encode_accounts(states(), &mut out).is_err() {
+        if encode_accounts(states(), self.with_aws, &mut out).is_err() {
             // Encoding into a String cannot fail; keep whatever was written.
             tracing::error!("encoding account metrics failed");
         }

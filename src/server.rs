@@ -23,7 +23,9 @@ use tokio::sync::Semaphore;
 
 use crate::cache::BotCache;
 use crate::config::WebSettings;
+use crate::discovery::{Discovery, TargetFactory};
 use crate::metrics::{self, AccountsRenderer, ExporterMetrics};
+use crate::probe::Prober;
 use crate::webconfig::WebConfig;
 
 /// How long a client may take to send its request headers (slowloris).
@@ -39,30 +41,113 @@ pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 #[derive(Debug)]
 pub struct App {
     pub cache: Arc<BotCache>,
+    pub discovery: Arc<Discovery>,
+    pub factory: TargetFactory,
     pub metrics: Arc<ExporterMetrics>,
     pub web: WebSettings,
     /// The scrape budget when the scraper sends no timeout header.
     pub default_budget: Duration,
+    /// The file `/-/reload` and SIGHUP read again.
+    pub config_file: Option<std::path::PathBuf>,
+    prober: Prober,
     renderer: AccountsRenderer,
     scrape_slots: Option<Semaphore>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl App {
     pub fn new(
-        cache: Arc<BotCache>,
+        discovery: Arc<Discovery>,
+        factory: TargetFactory,
         metrics: Arc<ExporterMetrics>,
         web: WebSettings,
         default_budget: Duration,
+        config_file: Option<std::path::PathBuf>,
     ) -> App {
         let scrape_slots = (web.max_requests > 0).then(|| Semaphore::new(web.max_requests));
         App {
-            cache,
+            cache: discovery.cache(),
+            renderer: AccountsRenderer::new(config_file.is_some()),
+            discovery,
+            factory,
             metrics,
             web,
             default_budget,
-            renderer: AccountsRenderer::default(),
+            config_file,
+            prober: Prober::default(),
             scrape_slots,
+            reloading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Reads the config file again and switches to its targets. Accounts
+    /// that stay keep their cached data. A bad file changes nothing.
+    pub async fn reload(&self) -> Result<usize, String> {
+        let Some(path) = &self.config_file else {
+            return Err("there is no --config.file to reload".into());
+        };
+        let _one_at_a_time = self.reloading.lock().await;
+        let configs = crate::config_file::load(path).map_err(|e| e.to_string())?;
+        let targets = self.factory.build_all(&configs).await;
+        let count = targets.len();
+        self.discovery.replace_targets(targets);
+        tracing::info!(file = %path.display(), targets = count, "configuration reloaded");
+        Ok(count)
+    }
+
+    /// Answers `/probe`.
+    async fn probe(&self, req: &Request<Incoming>) -> Response<Body> {
+        let params = query_params(req.uri().query());
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let (Some(account_id), Some(bot_id)) = (param("account_id"), param("bot_id")) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "400: the account_id and bot_id parameters are required, e.g. /probe?account_id=A&bot_id=B\n",
+            );
+        };
+        // The account's own target if it is watched; otherwise the first.
+        let target = match self
+            .cache
+            .target_of(account_id)
+            .or_else(|| self.discovery.targets().into_iter().next())
+        {
+            Some(t) => t,
+            None => return text(StatusCode::SERVICE_UNAVAILABLE, "no target configured\n"),
+        };
+        let budget = self.scrape_budget(req.headers().get(SCRAPE_TIMEOUT_HEADER));
+        let result = self
+            .prober
+            .probe(
+                target.api.clone(),
+                account_id,
+                bot_id,
+                target.settings.ttl,
+                target.settings.backoff_min,
+                budget,
+            )
+            .await;
+        let aws = self.config_file.is_some().then(|| {
+            self.cache
+                .accounts()
+                .iter()
+                .find(|w| w.account_id == account_id)
+                .and_then(|w| w.aws_account_id().map(str::to_owned))
+                .or_else(|| target.role_aws_account().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        let body = crate::probe::encode(account_id, aws, result);
+        let mut resp = Response::new(Body::from(body));
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        );
+        resp
     }
 
     /// How long this scrape may wait for accounts that have no data yet: the
@@ -103,6 +188,22 @@ pub fn scrape_budget(
         .unwrap_or(default)
 }
 
+/// The query parameters of a request, percent-decoded (`+` is a space).
+pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (
+                crate::chime::percent_decode(&k.replace('+', " ")),
+                crate::chime::percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
 /// What a request asks for, from its method and path alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -110,6 +211,10 @@ pub enum Route {
     Landing,
     Healthy,
     Ready,
+    Probe,
+    Reload,
+    /// `/-/reload` with a method other than POST.
+    ReloadNeedsPost,
     /// A known path with a method other than GET or HEAD.
     MethodNotAllowed,
     NotFound,
@@ -117,6 +222,13 @@ pub enum Route {
 
 /// Routes a request (the paths are matched exactly; the query is ignored).
 pub fn route_of(method: &Method, path: &str, telemetry_path: &str) -> Route {
+    if path == "/-/reload" {
+        return if method == Method::POST {
+            Route::Reload
+        } else {
+            Route::ReloadNeedsPost
+        };
+    }
     let route = if path == telemetry_path {
         Route::Metrics
     } else {
@@ -124,6 +236,7 @@ pub fn route_of(method: &Method, path: &str, telemetry_path: &str) -> Route {
             "/" => Route::Landing,
             "/-/healthy" => Route::Healthy,
             "/-/ready" => Route::Ready,
+            "/probe" => Route::Probe,
             _ => return Route::NotFound,
         }
     };
@@ -255,7 +368,22 @@ async fn route(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
         }
+        Route::ReloadNeedsPost => {
+            let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "405: use POST\n");
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            return resp;
+        }
+        Route::Reload => match app.reload().await {
+            Ok(n) => text(StatusCode::OK, &format!("reloaded: {n} targets\n")),
+            Err(e) if app.config_file.is_none() => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("reload failed, the previous configuration stays: {e}\n"),
+            ),
+        },
         Route::Metrics => metrics_response(app, &req).await,
+        Route::Probe => app.probe(&req).await,
         Route::Landing => {
             let page = landing_page(&app.web.telemetry_path);
             let mut r = Response::new(Body::from(page));
@@ -417,6 +545,12 @@ mod tests {
             Route::MethodNotAllowed
         );
         assert_eq!(route_of(&Method::GET, "/metrics/", m), Route::NotFound);
+        assert_eq!(route_of(&Method::GET, "/probe", m), Route::Probe);
+        assert_eq!(route_of(&Method::POST, "/-/reload", m), Route::Reload);
+        assert_eq!(
+            route_of(&Method::GET, "/-/reload", m),
+            Route::ReloadNeedsPost
+        );
     }
 
     #[test]

@@ -514,7 +514,6 @@ fn invalid_flags_exit_2_with_a_message_naming_the_flag() {
             "--chime.cache-ttl",
         ),
         (vec!["--chime.account-id", ""], "--chime.account-id"),
-        (vec![], "--chime.account-id"),
         (
             vec!["--chime.account-id", "a", "--log.format", "xml"],
             "--log.format",

@@ -309,33 +309,46 @@ async fn api_limits_hold_with_200_accounts_throttling_and_50_scrapers() {
         fake.max_in_flight()
     );
     // Never more calls per second than the rate. The limiter (GCRA, burst
-    // one) admits at most rate x T + 1 calls in any window of length T, and
-    // arrival times at the fake carry the loopback's jitter, which can move
-    // one more call across a window's edge: so any one-second window holds
-    // at most rate + 2, and the average over the run is at most the rate.
+    // one) hands out at most rate x T + 1 permits in any window of length T.
+    // Arrival times at the fake add the transport's jitter under this load
+    // (a request on a new connection arrives later than one on a pooled
+    // connection), which can move a couple of calls across a window's edge:
+    // so a one-second window may show up to rate + 3, a five-second window
+    // five times the rate + 3, and the average is at most the rate.
     let arrivals = fake.arrivals();
-    let mut worst = 0;
-    for (i, start) in arrivals.iter().enumerate() {
-        let in_window = arrivals[i..]
+    let worst_in = |window: Duration| {
+        arrivals
             .iter()
-            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
-            .count();
-        worst = worst.max(in_window);
-    }
-    eprintln!(
-        "limits: {calls} API calls, at most {} in flight (limit {CONCURRENCY}), at most {worst} in one second (limit {RATE})",
-        fake.max_in_flight()
-    );
-    assert!(
-        worst as f64 <= RATE + 2.0,
-        "{worst} calls in one second (limit {RATE})"
-    );
+            .enumerate()
+            .map(|(i, start)| {
+                arrivals[i..]
+                    .iter()
+                    .take_while(|t| t.duration_since(*start) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let worst = worst_in(Duration::from_secs(1));
+    let worst5 = worst_in(Duration::from_secs(5));
     let span = arrivals
         .last()
         .unwrap()
         .duration_since(arrivals[0])
         .as_secs_f64();
     let average = (arrivals.len() - 1) as f64 / span;
+    eprintln!(
+        "limits: {calls} API calls, at most {} in flight (limit {CONCURRENCY}), at most {worst} in one second and {worst5} in five (limit {RATE}/s), {average:.1}/s on average",
+        fake.max_in_flight()
+    );
+    assert!(
+        worst as f64 <= RATE + 3.0,
+        "{worst} calls in one second (limit {RATE})"
+    );
+    assert!(
+        worst5 as f64 <= 5.0 * RATE + 3.0,
+        "{worst5} calls in five seconds (limit {RATE}/s)"
+    );
     assert!(
         average <= RATE,
         "{average:.1} calls per second on average (limit {RATE})"

@@ -1,0 +1,264 @@
+//! Which accounts are watched: the configured ids of each target, plus, for
+//! targets with discovery, every account ListAccounts returns (optionally
+//! filtered by name prefix). Details of configured accounts come from
+//! GetAccount, those of discovered ones from their ListAccounts entry.
+//!
+//! Discovery runs at start and then once per discovery TTL (the shortest of
+//! the targets', with jitter), or at once after a reload. A failed
+//! ListAccounts keeps the accounts that target discovered before; a failed
+//! GetAccount keeps what was known of the account. Accounts that are no
+//! longer found stop being exported, and their cache entries go.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::cache::{BotCache, CacheSettings, Target, Watched};
+use crate::chime::{ApiLimits, ApiSettings, ChimeApi};
+use crate::config::TargetConfig;
+use crate::metrics::ApiMetrics;
+
+/// Builds a [`Target`] (an SDK client with its credentials) from its
+/// configuration and the settings every target shares.
+#[derive(Debug, Clone)]
+pub struct TargetFactory {
+    pub endpoint_url: Option<String>,
+    pub timeout: Duration,
+    pub error_backoff: Duration,
+    pub static_credentials: Option<(String, String)>,
+    pub limits: ApiLimits,
+    pub metrics: Arc<ApiMetrics>,
+}
+
+impl TargetFactory {
+    pub async fn build(&self, config: &TargetConfig) -> Arc<Target> {
+        let settings = ApiSettings {
+            region: config.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            max_results: config.max_results,
+            timeout: self.timeout,
+            role_arn: config.role_arn.clone(),
+            external_id: config.external_id.clone(),
+            static_credentials: self.static_credentials.clone(),
+        };
+        let api = ChimeApi::connect(&settings, &self.limits, Arc::clone(&self.metrics)).await;
+        Arc::new(Target {
+            config: config.clone(),
+            api,
+            settings: CacheSettings {
+                ttl: config.cache_ttl,
+                backoff_min: self.error_backoff,
+                backoff_max: config.cache_ttl.max(self.error_backoff),
+            },
+        })
+    }
+
+    pub async fn build_all(&self, configs: &[TargetConfig]) -> Vec<Arc<Target>> {
+        let mut targets = Vec::with_capacity(configs.len());
+        for config in configs {
+            targets.push(self.build(config).await);
+        }
+        targets
+    }
+}
+
+/// The discovery loop and the targets it works on.
+#[derive(Debug)]
+pub struct Discovery {
+    cache: Arc<BotCache>,
+    targets: RwLock<Vec<Arc<Target>>>,
+    wake: Notify,
+}
+
+impl Discovery {
+    pub fn new(cache: Arc<BotCache>, targets: Vec<Arc<Target>>) -> Arc<Discovery> {
+        Arc::new(Discovery {
+            cache,
+            targets: RwLock::new(targets),
+            wake: Notify::new(),
+        })
+    }
+
+    pub fn cache(&self) -> Arc<BotCache> {
+        Arc::clone(&self.cache)
+    }
+
+    pub fn targets(&self) -> Vec<Arc<Target>> {
+        self.targets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the targets (after a reload) and discovers again at once.
+    pub fn replace_targets(&self, targets: Vec<Arc<Target>>) {
+        *self.targets.write().unwrap_or_else(|e| e.into_inner()) = targets;
+        self.wake.notify_one();
+    }
+
+    /// Runs forever: discover, collect, wait for the TTL or a reload.
+    pub async fn run(self: Arc<Self>) {
+        // Configured accounts are collected at once, while their details and
+        // the discovered accounts are looked up.
+        let configured: Vec<Watched> = self
+            .targets()
+            .iter()
+            .flat_map(|t| {
+                t.config.account_ids.iter().map(|id| Watched {
+                    account_id: id.clone(),
+                    target: Arc::clone(t),
+                    info: None,
+                    discovered: false,
+                })
+            })
+            .collect();
+        self.cache.set_accounts(dedupe(configured)).await;
+        {
+            let cache = Arc::clone(&self.cache);
+            tokio::spawn(async move { cache.warm_up().await });
+        }
+        let mut first = true;
+        loop {
+            let complete = self.discover_once().await;
+            if first {
+                // Joins the fetches started above; starts the discovered ones.
+                self.cache.warm_up().await;
+                self.cache.mark_ready();
+                first = false;
+            }
+            let ttl = self
+                .targets()
+                .iter()
+                .map(|t| t.config.discovery_ttl)
+                .min()
+                .unwrap_or(Duration::from_secs(900));
+            // A failed lookup is tried again soon, not after a whole TTL.
+            let ttl = if complete {
+                ttl
+            } else {
+                ttl.min(Duration::from_secs(10))
+            };
+            let wait = ttl + ttl.mul_f64(fastrand::f64() * 0.1);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// One round of discovery over every target; `false` when a lookup
+    /// failed.
+    pub async fn discover_once(&self) -> bool {
+        let mut complete = true;
+        let targets = self.targets();
+        let previous = self.cache.accounts();
+        let mut watched: Vec<Watched> = Vec::new();
+        let add = |w: Watched, watched: &mut Vec<Watched>| {
+            if let Some(other) = watched.iter().find(|o| o.account_id == w.account_id) {
+                if other.target.config.name != w.target.config.name {
+                    tracing::warn!(
+                        account_id = %w.account_id,
+                        target = %w.target.config.name,
+                        first = %other.target.config.name,
+                        "account reachable from two targets; watching it once"
+                    );
+                }
+                return;
+            }
+            watched.push(w);
+        };
+        for target in &targets {
+            let config = &target.config;
+            let known = |id: &str| {
+                previous
+                    .iter()
+                    .find(|p| p.account_id == id && p.target.config.name == config.name)
+                    .cloned()
+            };
+            // Configured accounts, with details from GetAccount.
+            let mut lookups = tokio::task::JoinSet::new();
+            for id in &config.account_ids {
+                let (target, id) = (Arc::clone(target), id.clone());
+                lookups.spawn(async move {
+                    let info = target.api.get_account(&id).await;
+                    (id, info)
+                });
+            }
+            let mut configured = Vec::new();
+            while let Some(Ok((id, info))) = lookups.join_next().await {
+                let info = match info {
+                    Ok(info) => Some(info),
+                    Err(err) => {
+                        complete = false;
+                        tracing::warn!(target = %config.name, account_id = %id, error = %err.kind, detail = %err.message, "GetAccount failed");
+                        known(&id).and_then(|k| k.info)
+                    }
+                };
+                configured.push(Watched {
+                    account_id: id,
+                    target: Arc::clone(target),
+                    info,
+                    discovered: false,
+                });
+            }
+            // Keep the configuration's order.
+            configured.sort_by_key(|w| config.account_ids.iter().position(|i| *i == w.account_id));
+            for w in configured {
+                add(w, &mut watched);
+            }
+            if !config.discover {
+                continue;
+            }
+            match target
+                .api
+                .list_accounts(config.account_name_prefix.as_deref())
+                .await
+            {
+                Ok(accounts) => {
+                    tracing::debug!(target = %config.name, accounts = accounts.len(), "discovered accounts");
+                    for info in accounts {
+                        add(
+                            Watched {
+                                account_id: info.account_id.clone(),
+                                target: Arc::clone(target),
+                                info: Some(info),
+                                discovered: true,
+                            },
+                            &mut watched,
+                        );
+                    }
+                }
+                Err(err) => {
+                    complete = false;
+                    tracing::warn!(target = %config.name, error = %err.kind, detail = %err.message, "ListAccounts failed; keeping the accounts discovered before");
+                    for p in previous
+                        .iter()
+                        .filter(|p| p.discovered && p.target.config.name == config.name)
+                    {
+                        add(
+                            Watched {
+                                target: Arc::clone(target),
+                                ..p.clone()
+                            },
+                            &mut watched,
+                        );
+                    }
+                }
+            }
+        }
+        self.cache.set_accounts(watched).await;
+        complete
+    }
+}
+
+/// Keeps the first of each account id.
+fn dedupe(accounts: Vec<Watched>) -> Vec<Watched> {
+    let mut out: Vec<Watched> = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        if !out.iter().any(|o| o.account_id == a.account_id) {
+            out.push(a);
+        }
+    }
+    out
+}
