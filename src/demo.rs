@@ -243,6 +243,8 @@ struct Store {
     accounts: Vec<FakeAccount>,
     faults: Vec<FaultRule>,
     requests: HashMap<(&'static str, String), u64>,
+    /// The access key id that signed requests, by account id.
+    signers: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -422,6 +424,17 @@ impl FakeChime {
             .filter(|((op, acc), _)| *op == operation && acc == account_id)
             .map(|(_, n)| *n)
             .sum()
+    }
+
+    /// The access key ids that signed requests for an account (`""` for
+    /// ListAccounts).
+    pub fn signers(&self, account_id: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .signers
+            .get(account_id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Requests received in total.
@@ -682,6 +695,19 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
         .requests
         .entry((route.operation(), route.account_id().to_owned()))
         .or_default() += 1;
+    if let Some(key) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|v| v.split('/').next())
+    {
+        store
+            .signers
+            .entry(route.account_id().to_owned())
+            .or_default()
+            .insert(key.to_owned());
+    }
     if !req.headers().contains_key("authorization") {
         return Answer::Now(aws_error(
             401,

@@ -388,3 +388,81 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// A fake AWS STS on loopback that answers AssumeRole (query protocol) with
+/// fresh credentials, and records what it was asked.
+pub struct FakeSts {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The access key id FakeSts hands out.
+pub const STS_ACCESS_KEY: &str = "ASIAFAKESTSASSUMED01";
+
+impl Drop for FakeSts {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeSts {
+    pub async fn start() -> FakeSts {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    // One request per connection: read the head, then the
+                    // body by its Content-Length.
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&raw).to_string();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let len = head
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length")
+                                        .then(|| v.trim().parse::<usize>().ok())?
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= len {
+                                seen.lock().unwrap().push(body.to_owned());
+                                break;
+                            }
+                        }
+                    }
+                    let expires = humantime::format_rfc3339_seconds(
+                        std::time::SystemTime::now() + Duration::from_secs(3600),
+                    );
+                    let xml = format!(
+                        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{STS_ACCESS_KEY}</AccessKeyId><SecretAccessKey>fakeStsSecretKey</SecretAccessKey><SessionToken>fakeStsSessionToken</SessionToken><Expiration>{expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAFAKE:chime-exporter</AssumedRoleId><Arn>arn:aws:sts::222222222222:assumed-role/chime-reader/chime-exporter</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>fake-1</RequestId></ResponseMetadata></AssumeRoleResponse>"
+                    );
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                        xml.len()
+                    );
+                    let _ = stream.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        FakeSts {
+            url,
+            requests,
+            task,
+        }
+    }
+}
