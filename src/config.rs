@@ -282,6 +282,27 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// Number of exporters sharing the accounts (rendezvous hashing).
+    #[arg(
+        long = "shard.count",
+        env = "CHIME_EXPORTER_SHARD_COUNT",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=1024),
+        value_name = "N"
+    )]
+    pub shard_count: u32,
+
+    /// This exporter's shard, 0 to count-1: a number, or a StatefulSet pod
+    /// name ending in its ordinal (chime-exporter-2).
+    #[arg(
+        long = "shard.index",
+        env = "CHIME_EXPORTER_SHARD_INDEX",
+        default_value = "0",
+        value_parser = crate::shard::parse_index,
+        value_name = "INDEX"
+    )]
+    pub shard_index: u32,
+
     /// Run against an embedded fake Chime API with generated data (no AWS
     /// account or credentials needed).
     #[arg(long = "demo", env = "CHIME_EXPORTER_DEMO")]
@@ -350,6 +371,7 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub demo: bool,
+    pub shard: crate::shard::Shard,
 }
 
 impl Cli {
@@ -436,6 +458,15 @@ impl Cli {
                 });
             }
         }
+        if self.shard_index >= self.shard_count {
+            return Err(ConfigError {
+                flag: "shard.index",
+                problem: format!(
+                    "{} is not below --shard.count {}",
+                    self.shard_index, self.shard_count
+                ),
+            });
+        }
         if self.region.trim().is_empty() {
             return Err(ConfigError {
                 flag: "chime.region",
@@ -502,6 +533,10 @@ impl Cli {
             log_level: self.log_level,
             log_format: self.log_format,
             demo: self.demo,
+            shard: crate::shard::Shard {
+                index: self.shard_index,
+                count: self.shard_count,
+            },
         })
     }
 }

@@ -67,14 +67,20 @@ impl TargetFactory {
 #[derive(Debug)]
 pub struct Discovery {
     cache: Arc<BotCache>,
+    shard: crate::shard::Shard,
     targets: RwLock<Vec<Arc<Target>>>,
     wake: Notify,
 }
 
 impl Discovery {
-    pub fn new(cache: Arc<BotCache>, targets: Vec<Arc<Target>>) -> Arc<Discovery> {
+    pub fn new(
+        cache: Arc<BotCache>,
+        targets: Vec<Arc<Target>>,
+        shard: crate::shard::Shard,
+    ) -> Arc<Discovery> {
         Arc::new(Discovery {
             cache,
+            shard,
             targets: RwLock::new(targets),
             wake: Notify::new(),
         })
@@ -113,7 +119,11 @@ impl Discovery {
                 })
             })
             .collect();
-        self.cache.set_accounts(dedupe(configured)).await;
+        let configured = dedupe(configured)
+            .into_iter()
+            .filter(|w| self.shard.owns(&w.account_id))
+            .collect();
+        self.cache.set_accounts(configured).await;
         {
             let cache = Arc::clone(&self.cache);
             tokio::spawn(async move { cache.warm_up().await });
@@ -154,7 +164,11 @@ impl Discovery {
         let targets = self.targets();
         let previous = self.cache.accounts();
         let mut watched: Vec<Watched> = Vec::new();
+        let shard = self.shard;
         let add = |w: Watched, watched: &mut Vec<Watched>| {
+            if !shard.owns(&w.account_id) {
+                return;
+            }
             if let Some(other) = watched.iter().find(|o| o.account_id == w.account_id) {
                 if other.target.config.name != w.target.config.name {
                     tracing::warn!(
@@ -178,7 +192,7 @@ impl Discovery {
             };
             // Configured accounts, with details from GetAccount.
             let mut lookups = tokio::task::JoinSet::new();
-            for id in &config.account_ids {
+            for id in config.account_ids.iter().filter(|id| shard.owns(id)) {
                 let (target, id) = (Arc::clone(target), id.clone());
                 lookups.spawn(async move {
                     let info = target.api.get_account(&id).await;

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod server;
+pub mod shard;
 pub mod webconfig;
 
 use std::net::SocketAddr;
@@ -107,7 +108,8 @@ pub async fn run(
     }
     let targets = factory.build_all(&config.targets).await;
     let cache = BotCache::new(Arc::clone(&metrics));
-    let discovery = Discovery::new(cache, targets);
+    let discovery = Discovery::new(cache, targets, config.shard);
+    metrics.set_shard(config.shard);
     let listener = TcpListener::bind(config.web.listen_address)
         .await
         .map_err(|source| RunError::Listen {

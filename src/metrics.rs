@@ -147,6 +147,8 @@ pub struct ExporterMetrics {
     pub api: Arc<ApiMetrics>,
     pub cache_requests: Counter,
     pub cache_hits: Counter,
+    shard_ordinal: Gauge,
+    shard_total: Gauge,
 }
 
 /// Facts about this build, filled in by `build.rs`.
@@ -211,12 +213,32 @@ impl ExporterMetrics {
             "A metric with a constant '1' value labeled by version, revision and rustc_version of chime_exporter.",
             build_info,
         );
+        let shard_ordinal = Gauge::default();
+        let shard_total = Gauge::default();
+        shard_total.set(1);
+        registry.register(
+            "chime_exporter_shard_ordinal",
+            "The shard of this exporter (--shard.index).",
+            shard_ordinal.clone(),
+        );
+        registry.register(
+            "chime_exporter_shard_total",
+            "The number of shards (--shard.count).",
+            shard_total.clone(),
+        );
         ExporterMetrics {
             registry,
             api,
             cache_requests,
             cache_hits,
+            shard_ordinal,
+            shard_total,
         }
+    }
+
+    pub fn set_shard(&self, shard: crate::shard::Shard) {
+        self.shard_ordinal.set(i64::from(shard.index));
+        self.shard_total.set(i64::from(shard.count));
     }
 
     /// Encodes the telemetry families (without the `# EOF` line).
@@ -419,13 +441,36 @@ pub fn encode_accounts(
     prometheus_client::encoding::text::encode_registry(out, &registry)
 }
 
+/// The account families of one generation, plain and (made on first
+/// demand) gzip-compressed.
+#[derive(Debug)]
+struct Rendered {
+    generation: u64,
+    plain: Bytes,
+    gzip: Option<Bytes>,
+}
+
 /// Keeps the encoded account families for the current generation of the
-/// account states, so that scrapes between two changes share one rendering.
+/// account states, so that scrapes between two changes share one rendering
+/// (and one compression): a warm scrape does no per-bot work at all.
 #[derive(Debug, Default)]
 pub struct AccountsRenderer {
-    rendered: Mutex<Option<(u64, Bytes)>>,
+    rendered: Mutex<Option<Rendered>>,
     /// Whether per-account series carry `aws_account_id`.
     with_aws: bool,
+}
+
+/// gzip with the fast level: expositions compress about tenfold even so,
+/// and the account part is compressed once per change, not per scrape.
+pub fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 8 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 impl AccountsRenderer {
@@ -437,25 +482,41 @@ impl AccountsRenderer {
         }
     }
 
-    /// The encoded account families for `generation`, rendering them with
-    /// `states` only when the generation changed since the last call.
-    pub fn get(&self, generation: u64, states: impl FnOnce() -> Vec<AccountView>) -> Bytes {
+    /// The encoded account families for `generation` (gzip-compressed when
+    /// `gzipped`), rendering them with `states` only when the generation
+    /// changed since the last call.
+    pub fn get(
+        &self,
+        generation: u64,
+        gzipped: bool,
+        states: impl FnOnce() -> Vec<AccountView>,
+    ) -> Bytes {
         let mut guard = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((g, bytes)) = guard.as_ref() {
-            if *g == generation {
-                return bytes.clone();
+        let current = guard.as_ref().is_some_and(|r| r.generation == generation);
+        if !current {
+            // The next rendering is about as long as the last: allocate once.
+            let previous = guard.as_ref().map(|r| r.plain.len()).unwrap_or(0);
+            let mut out = String::with_capacity(previous + previous / 8);
+            if encode_accounts(states(), self.with_aws, &mut out).is_err() {
+                // Encoding into a String cannot fail; keep whatever was written.
+                tracing::error!("encoding account metrics failed");
             }
+            *guard = Some(Rendered {
+                generation,
+                plain: Bytes::from(out),
+                gzip: None,
+            });
         }
-        // The next rendering is about as long as the last: allocate once.
-        let previous = guard.as_ref().map(|(_, b)| b.len()).unwrap_or(0);
-        let mut out = String::with_capacity(previous + previous / 8);
-        if encode_accounts(states(), self.with_aws, &mut out).is_err() {
-            // Encoding into a String cannot fail; keep whatever was written.
-            tracing::error!("encoding account metrics failed");
+        let Some(rendered) = guard.as_mut() else {
+            return Bytes::new();
+        };
+        if !gzipped {
+            return rendered.plain.clone();
         }
-        let bytes = Bytes::from(out);
-        *guard = Some((generation, bytes.clone()));
-        bytes
+        rendered
+            .gzip
+            .get_or_insert_with(|| gzip(&rendered.plain))
+            .clone()
     }
 }
 

@@ -157,17 +157,28 @@ impl App {
         scrape_budget(header, self.web.timeout_offset, self.default_budget)
     }
 
-    /// The full exposition for one scrape.
-    pub async fn scrape(&self, budget: Duration) -> Body {
+    /// The full exposition for one scrape: the account families (shared
+    /// bytes, rendered once per change) and the exporter's telemetry
+    /// (rendered per scrape, it is a few kilobytes). Compressed, the body is
+    /// two gzip members back to back, which gzip readers (Go's, which
+    /// Prometheus uses, among them) read as one stream.
+    pub async fn scrape(&self, budget: Duration, gzipped: bool) -> Body {
         self.cache.prepare_scrape(budget).await;
         let cache = &self.cache;
-        let accounts = self.renderer.get(cache.generation(), || cache.states());
+        let accounts = self
+            .renderer
+            .get(cache.generation(), gzipped, || cache.states());
         let mut telemetry = String::with_capacity(4096);
         if self.metrics.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
         }
         metrics::encode_eof(&mut telemetry);
-        Body::from_chunks([accounts, Bytes::from(telemetry)])
+        let telemetry = if gzipped {
+            metrics::gzip(telemetry.as_bytes())
+        } else {
+            Bytes::from(telemetry)
+        };
+        Body::from_chunks([accounts, telemetry])
     }
 }
 
@@ -202,6 +213,25 @@ pub fn query_params(query: Option<&str>) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip (`gzip` or `*`,
+/// without `q=0`).
+pub fn accepts_gzip(header: Option<&HeaderValue>) -> bool {
+    let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// What a request asks for, from its method and path alone.
@@ -420,7 +450,8 @@ async fn metrics_response(app: &App, req: &Request<Incoming>) -> Response<Body> 
         None => None,
     };
     let budget = app.scrape_budget(req.headers().get(SCRAPE_TIMEOUT_HEADER));
-    let body = app.scrape(budget).await;
+    let gzipped = accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
+    let body = app.scrape(budget, gzipped).await;
     let mut resp = Response::new(body);
     let headers = resp.headers_mut();
     headers.insert(
@@ -428,6 +459,16 @@ async fn metrics_response(app: &App, req: &Request<Incoming>) -> Response<Body> 
         HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::VARY,
+        HeaderValue::from_static("Accept-Encoding"),
+    );
+    if gzipped {
+        headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+    }
     resp
 }
 
@@ -551,6 +592,17 @@ mod tests {
             route_of(&Method::GET, "/-/reload", m),
             Route::ReloadNeedsPost
         );
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        let h = |s: &'static str| HeaderValue::from_static(s);
+        assert!(accepts_gzip(Some(&h("gzip"))));
+        assert!(accepts_gzip(Some(&h("deflate, GZIP;q=0.5"))));
+        assert!(accepts_gzip(Some(&h("*"))));
+        assert!(!accepts_gzip(Some(&h("gzip;q=0"))));
+        assert!(!accepts_gzip(Some(&h("identity"))));
+        assert!(!accepts_gzip(None));
     }
 
     #[test]

@@ -194,6 +194,7 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    pub raw_body: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -260,6 +261,7 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
         body_bytes = dechunk(&body_bytes);
     }
     let body = String::from_utf8_lossy(&body_bytes).into_owned();
+    let raw_body = body_bytes;
     let mut lines = head.lines();
     let status = lines
         .next()
@@ -274,6 +276,7 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
         status,
         headers,
         body,
+        raw_body,
     }
 }
 
