@@ -282,6 +282,27 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// With --demo: generate this many accounts (instead of the four named
+    /// ones), for benchmarks.
+    #[arg(long = "demo.accounts", value_name = "N", requires = "demo")]
+    pub demo_accounts: Option<usize>,
+
+    /// With --demo.accounts: bots per generated account.
+    #[arg(
+        long = "demo.bots-per-account",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub demo_bots_per_account: usize,
+
+    /// With --demo: latency the fake API adds to every answer.
+    #[arg(long = "demo.latency", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub demo_latency: Duration,
+
+    /// With --demo: share of API calls the fake throttles (0 to 1).
+    #[arg(long = "demo.throttle-ratio", value_name = "RATIO", default_value_t = crate::demo::DEMO_THROTTLE_PROBABILITY)]
+    pub demo_throttle_ratio: f64,
+
     /// Number of exporters sharing the accounts (rendezvous hashing).
     #[arg(
         long = "shard.count",
@@ -371,6 +392,7 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub demo: bool,
+    pub demo_options: crate::demo::DemoOptions,
     pub shard: crate::shard::Shard,
 }
 
@@ -458,6 +480,12 @@ impl Cli {
                 });
             }
         }
+        if !(0.0..=1.0).contains(&self.demo_throttle_ratio) {
+            return Err(ConfigError {
+                flag: "demo.throttle-ratio",
+                problem: format!("{} is not between 0 and 1", self.demo_throttle_ratio),
+            });
+        }
         if self.shard_index >= self.shard_count {
             return Err(ConfigError {
                 flag: "shard.index",
@@ -533,6 +561,13 @@ impl Cli {
             log_level: self.log_level,
             log_format: self.log_format,
             demo: self.demo,
+            demo_options: crate::demo::DemoOptions {
+                accounts: self.demo_accounts,
+                bots_per_account: self.demo_bots_per_account,
+                latency: self.demo_latency,
+                throttle_ratio: self.demo_throttle_ratio,
+                ..crate::demo::DemoOptions::default()
+            },
             shard: crate::shard::Shard {
                 index: self.shard_index,
                 count: self.shard_count,

@@ -607,8 +607,14 @@ fn bad_page_size(max: usize) -> Response<Body> {
     )
 }
 
-/// Picks the fault for this call, if any, and uses up one of its counts.
-fn pick_fault(store: &mut Store, route: &Route, params: &HashMap<String, String>) -> Option<Fault> {
+/// Picks the faults for this call and uses up their counts: the delay of
+/// every latency rule that applies, plus the first other fault that does.
+fn pick_fault(
+    store: &mut Store,
+    route: &Route,
+    params: &HashMap<String, String>,
+) -> (Duration, Option<Fault>) {
+    let mut delay = Duration::ZERO;
     let op = route.operation();
     let account = route.account_id();
     let has_token = params.contains_key("next-token");
@@ -627,11 +633,15 @@ fn pick_fault(store: &mut Store, route: &Route, params: &HashMap<String, String>
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
         }
+        if let Fault::Latency(d) = rule.fault {
+            delay += d;
+            continue;
+        }
         chosen = Some(rule.fault.clone());
         break;
     }
     store.faults.retain(|r| r.remaining != Some(0));
-    chosen
+    (delay, chosen)
 }
 
 enum Answer {
@@ -715,11 +725,10 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
             "missing Authorization header",
         ));
     }
-    let fault = pick_fault(&mut store, &route, &params);
-    let mut delay = None;
+    let (delay, fault) = pick_fault(&mut store, &route, &params);
+    let delay = (!delay.is_zero()).then_some(delay);
     match fault {
-        None => {}
-        Some(Fault::Latency(d)) => delay = Some(d),
+        None | Some(Fault::Latency(_)) => {}
         Some(Fault::Throttle) => {
             return Answer::Now(aws_error(429, "ThrottledClientException", "Rate exceeded"))
         }
@@ -877,21 +886,64 @@ const DEMO_ACCOUNTS: [(&str, usize, usize); 4] = [
 /// The share of demo API calls that are throttled.
 pub const DEMO_THROTTLE_PROBABILITY: f64 = 0.05;
 
+/// The shape of the demo data; the defaults are the small demo above, the
+/// `--demo.*` flags make large ones for benchmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoOptions {
+    /// Generated accounts of `bots_per_account` bots each, instead of the
+    /// four named demo accounts.
+    pub accounts: Option<usize>,
+    pub bots_per_account: usize,
+    /// Added to every API answer.
+    pub latency: Duration,
+    /// The share of calls answered with a 429.
+    pub throttle_ratio: f64,
+    /// How often a bot changes.
+    pub change_every: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            accounts: None,
+            bots_per_account: 100,
+            latency: Duration::ZERO,
+            throttle_ratio: DEMO_THROTTLE_PROBABILITY,
+            change_every: Duration::from_secs(15),
+        }
+    }
+}
+
 impl Demo {
     /// Starts the fake API with generated data and its background changes.
-    pub async fn start(change_every: Duration) -> std::io::Result<Demo> {
+    pub async fn start(options: &DemoOptions) -> std::io::Result<Demo> {
         let fake = FakeChime::start().await?;
         let mut rng = fastrand::Rng::with_seed(0x0c41_3e00);
-        for (name, bots, disabled_every) in DEMO_ACCOUNTS {
-            let mut account = FakeAccount::new(&uuid_like(&mut rng), name).with_generated_bots(
-                &mut rng,
-                bots,
-                disabled_every,
-            );
-            account.account_type = "EnterpriseLWA".to_owned();
-            fake.put_account(account);
+        match options.accounts {
+            None => {
+                for (name, bots, disabled_every) in DEMO_ACCOUNTS {
+                    let mut account = FakeAccount::new(&uuid_like(&mut rng), name)
+                        .with_generated_bots(&mut rng, bots, disabled_every);
+                    account.account_type = "EnterpriseLWA".to_owned();
+                    fake.put_account(account);
+                }
+            }
+            Some(n) => {
+                for i in 0..n {
+                    let name = format!("Account {i:05}");
+                    let account = FakeAccount::new(&uuid_like(&mut rng), &name)
+                        .with_generated_bots(&mut rng, options.bots_per_account, 9);
+                    fake.put_account(account);
+                }
+            }
         }
-        fake.add_fault(FaultRule::new(Fault::Throttle).probability(DEMO_THROTTLE_PROBABILITY));
+        if !options.latency.is_zero() {
+            fake.add_fault(FaultRule::new(Fault::Latency(options.latency)));
+        }
+        if options.throttle_ratio > 0.0 {
+            fake.add_fault(FaultRule::new(Fault::Throttle).probability(options.throttle_ratio));
+        }
+        let change_every = options.change_every;
         let shared = Arc::clone(&fake.shared);
         let changer = tokio::spawn(async move {
             let mut rng = fastrand::Rng::new();

@@ -26,7 +26,6 @@ pub mod webconfig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -36,9 +35,6 @@ use crate::config::Config;
 use crate::discovery::{Discovery, TargetFactory};
 use crate::metrics::ExporterMetrics;
 use crate::server::App;
-
-/// How often the demo data changes.
-pub const DEMO_CHANGE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
@@ -54,27 +50,34 @@ pub enum RunError {
     Serve(std::io::Error),
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called (inside the runtime), not when the future is first polled, so a
+/// signal that arrives while the exporter starts is not lost.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -86,7 +89,7 @@ pub async fn run(
     let metrics = Arc::new(ExporterMetrics::new());
     let demo = if config.demo {
         Some(
-            demo::Demo::start(DEMO_CHANGE_INTERVAL)
+            demo::Demo::start(&config.demo_options)
                 .await
                 .map_err(RunError::Demo)?,
         )
@@ -106,6 +109,9 @@ pub async fn run(
         factory.static_credentials = Some(("DEMOACCESSKEY".into(), "demo-secret".into()));
         tracing::info!(endpoint = %demo.fake.url(), "demo mode: serving generated data from an embedded fake Chime API");
     }
+    // SIGHUP's default action ends the process: take it over first.
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
     let cache = BotCache::new(Arc::clone(&metrics));
     let discovery = Discovery::new(cache, targets, config.shard);
@@ -137,9 +143,7 @@ pub async fn run(
     {
         let app = Arc::clone(&app);
         tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
+            let Some(mut hup) = hangups else {
                 return;
             };
             while hup.recv().await.is_some() {

@@ -29,10 +29,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(chime_exporter::run(
-        config,
-        chime_exporter::shutdown_signal(),
-    ));
+    let result = runtime.block_on(async {
+        let shutdown = chime_exporter::shutdown_signal();
+        chime_exporter::run(config, shutdown).await
+    });
     // Do not wait for fetches still hanging on the API.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {

@@ -222,7 +222,7 @@ impl ExporterMetrics {
             shard_ordinal.clone(),
         );
         registry.register(
-            "chime_exporter_shard_total",
+            "chime_exporter_shards",
             "The number of shards (--shard.count).",
             shard_total.clone(),
         );

@@ -110,7 +110,7 @@ async fn shards_together_export_every_account_exactly_once() {
             m.get("chime_exporter_shard_ordinal", &[]),
             Some(index as f64)
         );
-        assert_eq!(m.get("chime_exporter_shard_total", &[]), Some(3.0));
+        assert_eq!(m.get("chime_exporter_shards", &[]), Some(3.0));
         let ids = account_ids(&m);
         assert!(!ids.is_empty(), "shard {index} got nothing");
         total += ids.len();
