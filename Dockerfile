@@ -15,6 +15,7 @@ WORKDIR /build
 COPY Cargo.toml Cargo.lock build.rs ./
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
+    && echo 'fn main() {}' > benches/exposition.rs \
     && touch src/lib.rs \
     && cargo build --release --locked \
     && rm -rf src target/release/.fingerprint/chime_exporter-* target/release/deps/chime_exporter-* target/release/deps/libchime_exporter-*

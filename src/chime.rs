@@ -41,7 +41,6 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{
     HttpRequest, HttpResponse, Metadata, OrchestratorError,
 };
-use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -261,6 +260,7 @@ pub struct ApiSettings {
 pub struct ChimeApi {
     client: aws_sdk_chime::Client,
     metrics: Arc<ApiMetrics>,
+    limits: ApiLimits,
     max_results: i32,
 }
 
@@ -340,6 +340,7 @@ impl ChimeApi {
         ChimeApi {
             client: aws_sdk_chime::Client::from_conf(config),
             metrics,
+            limits: limits.clone(),
             max_results: settings.max_results,
         }
     }
@@ -354,13 +355,16 @@ impl ChimeApi {
         let mut seen_tokens: HashSet<String> = HashSet::new();
         let mut next_token: Option<String> = None;
         for _page in 0..MAX_PAGES {
-            let page = self
+            let request = self
                 .client
                 .list_bots()
                 .account_id(account_id)
                 .max_results(self.max_results)
                 .set_next_token(next_token.take())
-                .send()
+                .send();
+            let page = self
+                .limits
+                .run(request)
                 .await
                 .map_err(|e| self.operation_failed(OP, account_id, e))?;
             bots.extend(page.bots().iter().map(BotRecord::from_sdk));
@@ -388,12 +392,15 @@ impl ChimeApi {
     /// One bot (GetBot).
     pub async fn get_bot(&self, account_id: &str, bot_id: &str) -> Result<BotRecord, ApiError> {
         const OP: &str = "GetBot";
-        let out = self
+        let request = self
             .client
             .get_bot()
             .account_id(account_id)
             .bot_id(bot_id)
-            .send()
+            .send();
+        let out = self
+            .limits
+            .run(request)
             .await
             .map_err(|e| self.operation_failed(OP, account_id, e))?;
         match out.bot() {
@@ -405,11 +412,10 @@ impl ChimeApi {
     /// One account (GetAccount).
     pub async fn get_account(&self, account_id: &str) -> Result<AccountInfo, ApiError> {
         const OP: &str = "GetAccount";
+        let request = self.client.get_account().account_id(account_id).send();
         let out = self
-            .client
-            .get_account()
-            .account_id(account_id)
-            .send()
+            .limits
+            .run(request)
             .await
             .map_err(|e| self.operation_failed(OP, account_id, e))?;
         match out.account() {
@@ -429,13 +435,16 @@ impl ChimeApi {
         let mut seen_tokens: HashSet<String> = HashSet::new();
         let mut next_token: Option<String> = None;
         for _page in 0..MAX_ACCOUNT_PAGES {
-            let page = self
+            let request = self
                 .client
                 .list_accounts()
                 .max_results(200)
                 .set_name(name_prefix.map(str::to_owned))
                 .set_next_token(next_token.take())
-                .send()
+                .send();
+            let page = self
+                .limits
+                .run(request)
                 .await
                 .map_err(|e| self.operation_failed(OP, "", e))?;
             accounts.extend(page.accounts().iter().map(AccountInfo::from_sdk));
@@ -873,9 +882,13 @@ fn default_https_client() -> SharedHttpClient {
 }
 
 /// The limits every API request goes through, retries included: at most
-/// `--chime.concurrency` in flight, at most `--chime.rate-limit` per second
-/// (a GCRA limiter from `governor` with a burst of one, so no second ever
-/// sees more than the rate).
+/// `--chime.concurrency` operations in flight, at most `--chime.rate-limit`
+/// requests per second (a GCRA limiter from `governor` with a burst of one).
+///
+/// An operation waits for its slot and its first request's permit *before*
+/// the SDK starts it ([`ApiLimits::run`]), so time spent queueing behind
+/// other accounts does not count against `--chime.timeout`; retries wait
+/// for their permits inside the SDK call, in [`LimitedConnector`].
 #[derive(Debug, Clone)]
 pub struct ApiLimits {
     slots: Arc<Semaphore>,
@@ -883,6 +896,15 @@ pub struct ApiLimits {
 }
 
 impl ApiLimits {
+    /// Runs one SDK operation inside the limits: a concurrency slot for the
+    /// whole operation (retries included) and a rate permit for its first
+    /// request.
+    pub async fn run<T>(&self, operation: impl std::future::Future<Output = T>) -> T {
+        let _slot = self.slots.acquire().await;
+        self.rate.until_ready().await;
+        operation.await
+    }
+
     pub fn new(concurrency: usize, per_second: f64) -> ApiLimits {
         let period = Duration::from_secs_f64(1.0 / per_second.max(0.001));
         let quota = governor::Quota::with_period(period)
@@ -894,8 +916,9 @@ impl ApiLimits {
     }
 }
 
-/// Wraps the SDK's HTTP client so that every request it sends waits for the
-/// [`ApiLimits`], and is counted and timed as it goes out.
+/// Wraps the SDK's HTTP client so that every retry waits for its rate
+/// permit (see [`ApiLimits`]), and every request is counted and timed as it
+/// goes out.
 #[derive(Debug)]
 struct LimitedClient {
     inner: SharedHttpClient,
@@ -929,13 +952,20 @@ impl HttpConnector for LimitedConnector {
         let inner = self.inner.clone();
         let limits = self.limits.clone();
         let metrics = self.metrics.clone();
+        // The SDK numbers its attempts in `amz-sdk-request: attempt=N; max=M`.
+        // The first one's permit was taken before the operation started;
+        // every retry takes its own.
+        let retry = request
+            .headers()
+            .get("amz-sdk-request")
+            .and_then(|v| v.split(';').next())
+            .and_then(|a| a.trim().strip_prefix("attempt="))
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n > 1);
         HttpConnectorFuture::new(async move {
-            let _slot = limits
-                .slots
-                .acquire_owned()
-                .await
-                .map_err(|e| ConnectorError::other(Box::new(e), None))?;
-            limits.rate.until_ready().await;
+            if retry {
+                limits.rate.until_ready().await;
+            }
             let (operation, account_id) = operation_of(request.uri());
             metrics.request(operation, &account_id);
             let started = Instant::now();

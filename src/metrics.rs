@@ -441,18 +441,34 @@ pub fn encode_accounts(
     prometheus_client::encoding::text::encode_registry(out, &registry)
 }
 
-/// The account families of one generation, plain and (made on first
-/// demand) gzip-compressed.
+/// The account families of one generation, in the encodings asked for so
+/// far (plain, gzip).
 #[derive(Debug)]
 struct Rendered {
     generation: u64,
-    plain: Bytes,
+    plain: Option<Bytes>,
     gzip: Option<Bytes>,
+    /// Length of the plain text, to size the next rendering.
+    plain_len: usize,
+    /// When it was made and what making it cost.
+    made_at: std::time::Instant,
+    cost: std::time::Duration,
 }
+
+/// A rendering is reused, even when the data changed since, until this many
+/// times its own cost has passed: with many accounts refreshing one after
+/// another the data changes all the time, and rendering a large exposition
+/// on every change would take the whole CPU. Small expositions render in
+/// microseconds and are therefore always current; a 100,000-bot one is at
+/// most a few seconds behind its cache, whose TTL is minutes.
+const RENDER_COST_FACTOR: u32 = 4;
 
 /// Keeps the encoded account families for the current generation of the
 /// account states, so that scrapes between two changes share one rendering
 /// (and one compression): a warm scrape does no per-bot work at all.
+///
+/// Only the encodings that clients ask for are kept: Prometheus always asks
+/// for gzip, and the plain text is several times larger.
 #[derive(Debug, Default)]
 pub struct AccountsRenderer {
     rendered: Mutex<Option<Rendered>>,
@@ -460,12 +476,12 @@ pub struct AccountsRenderer {
     with_aws: bool,
 }
 
-/// gzip with the fast level: expositions compress about tenfold even so,
+/// gzip with the fast level: expositions compress about fourfold even so,
 /// and the account part is compressed once per change, not per scrape.
 pub fn gzip(data: &[u8]) -> Bytes {
     use std::io::Write as _;
     let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8 + 64),
+        Vec::with_capacity(data.len() / 4 + 64),
         flate2::Compression::fast(),
     );
     // Writing into a Vec cannot fail.
@@ -482,9 +498,18 @@ impl AccountsRenderer {
         }
     }
 
+    fn render(&self, states: Vec<AccountView>, size_hint: usize) -> Bytes {
+        let mut out = String::with_capacity(size_hint + size_hint / 8);
+        if encode_accounts(states, self.with_aws, &mut out).is_err() {
+            // Encoding into a String cannot fail; keep whatever was written.
+            tracing::error!("encoding account metrics failed");
+        }
+        Bytes::from(out)
+    }
+
     /// The encoded account families for `generation` (gzip-compressed when
     /// `gzipped`), rendering them with `states` only when the generation
-    /// changed since the last call.
+    /// changed since the last call (or the encoding was not asked for yet).
     pub fn get(
         &self,
         generation: u64,
@@ -492,31 +517,45 @@ impl AccountsRenderer {
         states: impl FnOnce() -> Vec<AccountView>,
     ) -> Bytes {
         let mut guard = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
-        let current = guard.as_ref().is_some_and(|r| r.generation == generation);
-        if !current {
-            // The next rendering is about as long as the last: allocate once.
-            let previous = guard.as_ref().map(|r| r.plain.len()).unwrap_or(0);
-            let mut out = String::with_capacity(previous + previous / 8);
-            if encode_accounts(states(), self.with_aws, &mut out).is_err() {
-                // Encoding into a String cannot fail; keep whatever was written.
-                tracing::error!("encoding account metrics failed");
-            }
-            *guard = Some(Rendered {
-                generation,
-                plain: Bytes::from(out),
-                gzip: None,
-            });
-        }
-        let Some(rendered) = guard.as_mut() else {
-            return Bytes::new();
+        let previous_len = guard.as_ref().map(|r| r.plain_len).unwrap_or(0);
+        let reusable = |r: &Rendered| {
+            r.generation == generation || r.made_at.elapsed() < r.cost * RENDER_COST_FACTOR
         };
-        if !gzipped {
-            return rendered.plain.clone();
+        let rendered = match guard.as_mut() {
+            Some(r) if reusable(r) => r,
+            _ => guard.insert(Rendered {
+                generation,
+                plain: None,
+                gzip: None,
+                plain_len: previous_len,
+                made_at: std::time::Instant::now(),
+                cost: std::time::Duration::ZERO,
+            }),
+        };
+        if gzipped {
+            if let Some(gz) = &rendered.gzip {
+                return gz.clone();
+            }
+            let started = std::time::Instant::now();
+            let plain = match &rendered.plain {
+                Some(p) => p.clone(),
+                None => self.render(states(), rendered.plain_len),
+            };
+            rendered.plain_len = plain.len();
+            let gz = gzip(&plain);
+            rendered.gzip = Some(gz.clone());
+            rendered.cost += started.elapsed();
+            return gz;
         }
-        rendered
-            .gzip
-            .get_or_insert_with(|| gzip(&rendered.plain))
-            .clone()
+        if let Some(p) = &rendered.plain {
+            return p.clone();
+        }
+        let started = std::time::Instant::now();
+        let plain = self.render(states(), rendered.plain_len);
+        rendered.plain_len = plain.len();
+        rendered.plain = Some(plain.clone());
+        rendered.cost += started.elapsed();
+        plain
     }
 }
 

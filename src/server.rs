@@ -533,6 +533,10 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Responses end with a small chunk (the telemetry) after a
+                // large one: without TCP_NODELAY, Nagle's algorithm holds it
+                // until the client's delayed ACK, 40 ms later.
+                let _ = stream.set_nodelay(true);
                 let app = Arc::clone(&app);
                 let http = http.clone();
                 let watcher = graceful.watcher();

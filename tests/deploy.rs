@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::Command;
 
 use chime_exporter::config::{Cli, DEFAULT_PORT};
-use clap::Parser;
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
@@ -25,8 +24,9 @@ fn yaml(path: &str) -> Yaml {
 fn assert_flags_valid(args: &[String], what: &str) {
     let mut argv = vec!["chime_exporter".to_owned()];
     argv.extend(args.iter().cloned());
-    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{what}: {e}"));
-    cli.into_config().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (cli, explicit) = Cli::parse_args(&argv).unwrap_or_else(|e| panic!("{what}: {e}"));
+    cli.into_config_with(&explicit)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
 }
 
 #[test]
@@ -66,7 +66,12 @@ fn kubernetes_manifests_validate_against_the_schemas() {
     let Some(validate) = common::tool("kubernetes-validate") else {
         return;
     };
-    let files = ["deployment.yaml", "service.yaml", "serviceaccount.yaml"];
+    let files = [
+        "deployment.yaml",
+        "service.yaml",
+        "serviceaccount.yaml",
+        "scale-out/statefulset-sharded.yaml",
+    ];
     let dir = Path::new(ROOT).join("deploy/kubernetes");
     let out = Command::new(validate)
         .arg("--strict")
@@ -291,4 +296,50 @@ fn dashboard_works_imported_and_provisioned() {
     ] {
         assert!(titles.contains(&wanted), "panel {wanted} missing");
     }
+}
+
+#[test]
+fn scale_out_manifests_agree_with_the_exporter() {
+    // The sharded StatefulSet's flags, with the pod name Kubernetes puts in
+    // $(POD_NAME), are accepted and give the pod's ordinal.
+    let text = read("deploy/kubernetes/scale-out/statefulset-sharded.yaml");
+    let statefulset: Yaml = serde_yaml::Deserializer::from_str(&text)
+        .next()
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .unwrap();
+    let replicas = statefulset["spec"]["replicas"].as_u64().unwrap();
+    let args: Vec<String> = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a.as_str().unwrap().replace(
+                "$(POD_NAME)",
+                &format!("chime-exporter-sharded-{}", replicas - 1),
+            )
+        })
+        .collect();
+    assert!(
+        args.contains(&format!("--shard.count={replicas}")),
+        "replicas and --shard.count differ"
+    );
+    let mut argv = vec!["chime_exporter".to_owned()];
+    argv.extend(args);
+    let (cli, explicit) = Cli::parse_args(&argv).unwrap();
+    let config = cli.into_config_with(&explicit).unwrap();
+    assert_eq!(u64::from(config.shard.index), replicas - 1);
+    // The probe scrape config is a valid Prometheus configuration.
+    let Some(promtool) = common::tool("promtool") else {
+        return;
+    };
+    let out = Command::new(promtool)
+        .args(["check", "config"])
+        .arg(Path::new(ROOT).join("deploy/prometheus/probe-sharded.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -1,0 +1,231 @@
+//! Benchmark: API efficiency and memory of the release binary.
+//!
+//! Run with `scripts/bench.sh` (or `cargo build --release && cargo run
+//! --release --example api_efficiency`). It starts the project's fake Chime
+//! API in this process (1,000 accounts of 120 bots, 50 ms added to every
+//! answer), starts `target/release/chime_exporter` against it, and measures
+//! at the fake:
+//! * the time to the first complete /metrics (cold), against the ideal of
+//!   all API calls × latency / concurrency;
+//! * API calls per cache TTL with 1, 10 and 100 concurrent scrapers (the
+//!   ideal is the number of ListBots pages, whatever the scrapers);
+//! * the peak number of calls in flight against `--chime.concurrency`;
+//! * resident memory after the full collection, and after 10,000 scrapes.
+//!
+//! Numbers are printed as a Markdown table. Loopback only, bounded in time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chime_exporter::demo::{FakeAccount, FakeChime, Fault, FaultRule};
+
+const ACCOUNTS: usize = 1000;
+const BOTS: usize = 120;
+const LATENCY: Duration = Duration::from_millis(50);
+const CONCURRENCY: usize = 4;
+const TTL_SECS: u64 = 20;
+
+fn get(addr: SocketAddr, path: &str, gzip: bool) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    let enc = if gzip {
+        "Accept-Encoding: gzip\r\n"
+    } else {
+        ""
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{enc}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    buf.starts_with(b"HTTP/1.1 200")
+        .then(|| buf[split + 4..].to_vec())
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn up_accounts(body: &[u8]) -> usize {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter(|l| l.starts_with("chime_account_up{") && l.ends_with(" 1"))
+        .count()
+}
+
+/// `n` scrapers scraping back to back for `dur`; returns the scrapes made.
+fn scrape_for(addr: SocketAddr, n: usize, dur: Duration, gzip: bool) -> u64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + dur;
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                while Instant::now() < until {
+                    if get(addr, "/metrics", gzip).is_some() {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    done.load(Ordering::Relaxed)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = runtime.block_on(FakeChime::start()).expect("fake API");
+    let mut rng = fastrand::Rng::with_seed(6);
+    for i in 0..ACCOUNTS {
+        fake.put_account(
+            FakeAccount::new(&format!("bench-{i:04}"), &format!("Bench {i:04}"))
+                .with_generated_bots(&mut rng, BOTS, 9),
+        );
+    }
+    fake.add_fault(FaultRule::new(Fault::Latency(LATENCY)));
+    let pages_per_ttl = (ACCOUNTS * BOTS.div_ceil(99)) as u64;
+
+    let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/chime_exporter");
+    let home = std::env::temp_dir().join(format!("chime-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&home);
+    let mut child = Command::new(binary)
+        .args([
+            "--chime.endpoint-url",
+            &fake.url(),
+            "--chime.concurrency",
+            &CONCURRENCY.to_string(),
+            "--chime.rate-limit",
+            "10000",
+            "--chime.cache-ttl",
+            &format!("{TTL_SECS}s"),
+            "--chime.timeout",
+            "60s",
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--web.max-requests",
+            "0",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("none"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start target/release/chime_exporter (cargo build --release first)");
+    let started = Instant::now();
+    let stderr = child.stderr.take().expect("stderr");
+    let mut addr = None;
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    for line in lines.by_ref() {
+        if let Some(a) = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("address="))
+        {
+            addr = a.parse::<SocketAddr>().ok();
+            break;
+        }
+    }
+    let addr = addr.expect("listening address");
+    // Keep draining the log so the exporter never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let pid = child.id();
+
+    // Cold: until one /metrics has every account up.
+    loop {
+        if let Some(body) = get(addr, "/metrics", false) {
+            if up_accounts(&body) == ACCOUNTS {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cold = started.elapsed();
+    let cold_calls = fake.total_requests();
+    let ideal =
+        Duration::from_secs_f64(cold_calls as f64 * LATENCY.as_secs_f64() / CONCURRENCY as f64);
+    let rss_collected = rss_kib(pid);
+    let body = get(addr, "/metrics", false).unwrap_or_default();
+    let body_gz = get(addr, "/metrics", true).unwrap_or_default();
+
+    // Calls per TTL with 1, 10 and 100 scrapers, three TTLs each.
+    let mut per_ttl = Vec::new();
+    for scrapers in [1usize, 10, 100] {
+        let before = fake.total_requests();
+        let t = Instant::now();
+        let scrapes = scrape_for(addr, scrapers, Duration::from_secs(3 * TTL_SECS), true);
+        let calls = fake.total_requests() - before;
+        let ttls = t.elapsed().as_secs_f64() / TTL_SECS as f64;
+        per_ttl.push((scrapers, scrapes, calls as f64 / ttls));
+    }
+
+    // Memory after 10,000 scrapes.
+    let t = Instant::now();
+    let mut scraped = 0;
+    while scraped < 10_000 {
+        scraped += scrape_for(addr, 16, Duration::from_secs(5), true);
+    }
+    let scrape_secs = t.elapsed().as_secs_f64();
+    let rss_after = rss_kib(pid);
+    let peak_in_flight = fake.max_in_flight();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
+
+    println!("| measure | figure | target | met |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| cold: first complete /metrics, {ACCOUNTS} accounts × {BOTS} bots, 50 ms per call | {:.1} s ({cold_calls} calls; ideal {:.1} s = calls × 50 ms / {CONCURRENCY}) | within 20 % of ideal | {} |",
+        cold.as_secs_f64(),
+        ideal.as_secs_f64(),
+        if cold.as_secs_f64() <= ideal.as_secs_f64() * 1.2 { "yes" } else { "no" }
+    );
+    for (scrapers, scrapes, calls) in &per_ttl {
+        // TTLs get up to 10 % jitter: refetches average TTL × 1.05.
+        let expected = pages_per_ttl as f64 / 1.05;
+        println!(
+            "| API calls per TTL ({TTL_SECS} s), {scrapers} scraper(s) ({scrapes} scrapes) | {calls:.0} | = pages ({pages_per_ttl}; {expected:.0} with the TTL's jitter) | {} |",
+            if (*calls - expected).abs() <= expected * 0.1 { "yes" } else { "no" }
+        );
+    }
+    println!(
+        "| peak API calls in flight | {peak_in_flight} | ≤ --chime.concurrency ({CONCURRENCY}) | {} |",
+        if peak_in_flight <= CONCURRENCY { "yes" } else { "no" }
+    );
+    println!(
+        "| RSS after full collection ({} bots; exposition {:.1} MB, gzip {:.1} MB) | {:.0} MiB | < 200 MiB | {} |",
+        ACCOUNTS * BOTS,
+        body.len() as f64 / 1e6,
+        body_gz.len() as f64 / 1e6,
+        rss_collected as f64 / 1024.0,
+        if rss_collected < 200 * 1024 { "yes" } else { "no" }
+    );
+    println!(
+        "| RSS after 10,000 more scrapes ({scraped} gzip scrapes in {scrape_secs:.0} s) | {:.0} MiB ({:+.1} %) | < 10 % growth | {} |",
+        rss_after as f64 / 1024.0,
+        (rss_after as f64 / rss_collected as f64 - 1.0) * 100.0,
+        if (rss_after as f64) < rss_collected as f64 * 1.1 { "yes" } else { "no" }
+    );
+}
