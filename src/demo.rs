@@ -553,19 +553,9 @@ impl Route {
     }
 }
 
+/// The query parameters, percent-decoded (as the server parses them).
 fn query_params(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (
-                crate::chime::percent_decode(&k.replace('+', " ")),
-                crate::chime::percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
+    crate::server::query_params(query).into_iter().collect()
 }
 
 /// Page tokens are opaque to clients; here they carry the offset and are
