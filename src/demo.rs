@@ -348,10 +348,6 @@ impl FakeChime {
         format!("http://{}", self.addr)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Adds an account, or replaces the one with the same id.
     pub fn put_account(&self, account: FakeAccount) {
         let mut store = self.shared.lock();

@@ -127,17 +127,6 @@ impl ApiMetrics {
             }
         }
     }
-
-    /// Total requests counted so far for one operation and account (tests
-    /// and benchmarks read it; the exposition is the public interface).
-    pub fn requests_for(&self, operation: &'static str, account_id: &str) -> u64 {
-        self.requests
-            .get_or_create(&ApiLabels {
-                operation,
-                account_id: account_id.to_owned(),
-            })
-            .get()
-    }
 }
 
 /// The exporter's own telemetry: everything that is not account data.
