@@ -1,6 +1,12 @@
 //! Building the exposition of the account families: 100 accounts × 100 bots
-//! and 1,000 × 100, plain and gzip. This is the work done once per change of
-//! the account data (never per warm scrape, which reuses the bytes).
+//! and 1,000 × 100, plain and gzip.
+//!
+//! * `encode`, `gzip`: the whole text in one go (what a cold start costs);
+//! * `render_cold`: the renderer's first gzip rendering, one account at a
+//!   time, assembled;
+//! * `render_one_changed`: a scrape after one account refreshed (the common
+//!   case: accounts refresh one by one), which renders only that account;
+//! * `render_warm`: a scrape with nothing changed.
 //!
 //! `cargo bench --bench exposition`
 
@@ -8,7 +14,9 @@ use std::sync::Arc;
 
 use chime_exporter::cache::{AccountState, AccountView, Snapshot};
 use chime_exporter::chime::BotRecord;
-use chime_exporter::metrics::{encode_accounts, gzip};
+use chime_exporter::gzip::gzip;
+use chime_exporter::metrics::encode_accounts;
+use chime_exporter::render::AccountsRenderer;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
@@ -58,6 +66,34 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("gzip", &id), &probe, |b, text| {
             b.iter(|| gzip(text.as_bytes()))
+        });
+        group.bench_with_input(BenchmarkId::new("render_cold", &id), &input, |b, input| {
+            b.iter(|| AccountsRenderer::new(false).get(1, true, || input.clone()))
+        });
+        // Account 0 alternates between two snapshots, a new generation each
+        // time: every iteration renders exactly one account again.
+        let renderer = AccountsRenderer::new(false);
+        let other = {
+            let mut v = input.clone();
+            v[0] = views(1, bots).remove(0);
+            v[0].account_id = input[0].account_id.clone();
+            v
+        };
+        let mut generation = 0u64;
+        renderer.get(generation, true, || input.clone());
+        group.bench_function(BenchmarkId::new("render_one_changed", &id), |b| {
+            b.iter(|| {
+                generation += 1;
+                let states = if generation.is_multiple_of(2) {
+                    &input
+                } else {
+                    &other
+                };
+                renderer.get(generation, true, || states.clone())
+            })
+        });
+        group.bench_function(BenchmarkId::new("render_warm", &id), |b| {
+            b.iter(|| renderer.get(generation, true, || unreachable!()))
         });
     }
     group.finish();

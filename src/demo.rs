@@ -245,6 +245,9 @@ struct Store {
     requests: HashMap<(&'static str, String), u64>,
     /// The access key id that signed requests, by account id.
     signers: HashMap<String, std::collections::BTreeSet<String>>,
+    /// When each fetch of an account's bots began: ListBots without a
+    /// `next-token`, by account id.
+    fetch_starts: Vec<(std::time::Instant, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -445,6 +448,12 @@ impl FakeChime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// When each fetch of an account's bots began (a ListBots call without
+    /// `next-token`), with the account id, in order of arrival.
+    pub fn fetch_starts(&self) -> Vec<(std::time::Instant, String)> {
+        self.shared.lock().fetch_starts.clone()
     }
 
     /// The most requests that were being answered at the same time.
@@ -691,6 +700,13 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
         .requests
         .entry((route.operation(), route.account_id().to_owned()))
         .or_default() += 1;
+    if let Route::ListBots(account) = &route {
+        if !params.contains_key("next-token") {
+            store
+                .fetch_starts
+                .push((std::time::Instant::now(), account.clone()));
+        }
+    }
     if let Some(key) = req
         .headers()
         .get("authorization")

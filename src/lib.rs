@@ -7,6 +7,8 @@
 //!   metrics);
 //! * [`cache`]: the moka cache between scrapes and the API;
 //! * [`metrics`]: metric families and the exposition;
+//! * [`render`]: the account families rendered per account and assembled per
+//!   scrape; [`gzip`]: one gzip member from pieces compressed once;
 //! * [`server`]: the hyper HTTP server;
 //! * [`demo`]: the fake Chime API behind `--demo` and the tests;
 //! * [`logging`]: logfmt and JSON logs.
@@ -17,9 +19,11 @@ pub mod config;
 pub mod config_file;
 pub mod demo;
 pub mod discovery;
+pub mod gzip;
 pub mod logging;
 pub mod metrics;
 pub mod probe;
+pub mod render;
 pub mod server;
 pub mod shard;
 pub mod webconfig;

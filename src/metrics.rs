@@ -7,7 +7,8 @@
 //!   [`Collector`], never kept in a `Family`: a `Family` remembers every label
 //!   set it has seen, so a deleted bot would be exported forever. The encoded
 //!   text only changes when a snapshot changes, so it is rendered once per
-//!   change and reused by every scrape in between (see [`AccountsRenderer`]).
+//!   change of each account and reused by every scrape in between (see
+//!   [`crate::render`]).
 //! * **Exporter telemetry** (API requests, errors, latency, cache counters,
 //!   build info) lives in a normal [`Registry`] and is encoded at every scrape,
 //!   since counters move with every scrape.
@@ -16,10 +17,9 @@
 //! rejected by Prometheus as out of order.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -428,124 +428,6 @@ pub fn encode_accounts(
     let mut registry = Registry::default();
     registry.register_collector(Box::new(AccountsCollector { accounts, with_aws }));
     prometheus_client::encoding::text::encode_registry(out, &registry)
-}
-
-/// The account families of one generation, in the encodings asked for so
-/// far (plain, gzip).
-#[derive(Debug)]
-struct Rendered {
-    generation: u64,
-    plain: Option<Bytes>,
-    gzip: Option<Bytes>,
-    /// Length of the plain text, to size the next rendering.
-    plain_len: usize,
-    /// When it was made and what making it cost.
-    made_at: std::time::Instant,
-    cost: std::time::Duration,
-}
-
-/// A rendering is reused, even when the data changed since, until this many
-/// times its own cost has passed: with many accounts refreshing one after
-/// another the data changes all the time, and rendering a large exposition
-/// on every change would take the whole CPU. Small expositions render in
-/// microseconds and are therefore always current; a 100,000-bot one is at
-/// most a few seconds behind its cache, whose TTL is minutes.
-const RENDER_COST_FACTOR: u32 = 4;
-
-/// Keeps the encoded account families for the current generation of the
-/// account states, so that scrapes between two changes share one rendering
-/// (and one compression): a warm scrape does no per-bot work at all.
-///
-/// Only the encodings that clients ask for are kept: Prometheus always asks
-/// for gzip, and the plain text is several times larger.
-#[derive(Debug, Default)]
-pub struct AccountsRenderer {
-    rendered: Mutex<Option<Rendered>>,
-    /// Whether per-account series carry `aws_account_id`.
-    with_aws: bool,
-}
-
-/// gzip with the fast level: expositions compress about fourfold even so,
-/// and the account part is compressed once per change, not per scrape.
-pub fn gzip(data: &[u8]) -> Bytes {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    Bytes::from(encoder.finish().unwrap_or_default())
-}
-
-impl AccountsRenderer {
-    /// `with_aws`: per-account series carry `aws_account_id`.
-    pub fn new(with_aws: bool) -> AccountsRenderer {
-        AccountsRenderer {
-            rendered: Mutex::new(None),
-            with_aws,
-        }
-    }
-
-    fn render(&self, states: Vec<AccountView>, size_hint: usize) -> Bytes {
-        let mut out = String::with_capacity(size_hint + size_hint / 8);
-        if encode_accounts(states, self.with_aws, &mut out).is_err() {
-            // Encoding into a String cannot fail; keep whatever was written.
-            tracing::error!("encoding account metrics failed");
-        }
-        Bytes::from(out)
-    }
-
-    /// The encoded account families for `generation` (gzip-compressed when
-    /// `gzipped`), rendering them with `states` only when the generation
-    /// changed since the last call (or the encoding was not asked for yet).
-    pub fn get(
-        &self,
-        generation: u64,
-        gzipped: bool,
-        states: impl FnOnce() -> Vec<AccountView>,
-    ) -> Bytes {
-        let mut guard = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
-        let previous_len = guard.as_ref().map(|r| r.plain_len).unwrap_or(0);
-        let reusable = |r: &Rendered| {
-            r.generation == generation || r.made_at.elapsed() < r.cost * RENDER_COST_FACTOR
-        };
-        let rendered = match guard.as_mut() {
-            Some(r) if reusable(r) => r,
-            _ => guard.insert(Rendered {
-                generation,
-                plain: None,
-                gzip: None,
-                plain_len: previous_len,
-                made_at: std::time::Instant::now(),
-                cost: std::time::Duration::ZERO,
-            }),
-        };
-        if gzipped {
-            if let Some(gz) = &rendered.gzip {
-                return gz.clone();
-            }
-            let started = std::time::Instant::now();
-            let plain = match &rendered.plain {
-                Some(p) => p.clone(),
-                None => self.render(states(), rendered.plain_len),
-            };
-            rendered.plain_len = plain.len();
-            let gz = gzip(&plain);
-            rendered.gzip = Some(gz.clone());
-            rendered.cost += started.elapsed();
-            return gz;
-        }
-        if let Some(p) = &rendered.plain {
-            return p.clone();
-        }
-        let started = std::time::Instant::now();
-        let plain = self.render(states(), rendered.plain_len);
-        rendered.plain_len = plain.len();
-        rendered.plain = Some(plain.clone());
-        rendered.cost += started.elapsed();
-        plain
-    }
 }
 
 /// Appends the OpenMetrics end marker.

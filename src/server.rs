@@ -24,8 +24,10 @@ use tokio::sync::Semaphore;
 use crate::cache::BotCache;
 use crate::config::WebSettings;
 use crate::discovery::{Discovery, TargetFactory};
-use crate::metrics::{self, AccountsRenderer, ExporterMetrics};
+use crate::gzip::{self, CompressorPool};
+use crate::metrics::{self, ExporterMetrics};
 use crate::probe::Prober;
+use crate::render::AccountsRenderer;
 use crate::webconfig::WebConfig;
 
 /// How long a client may take to send its request headers (slowloris).
@@ -51,6 +53,7 @@ pub struct App {
     pub config_file: Option<std::path::PathBuf>,
     prober: Prober,
     renderer: AccountsRenderer,
+    compressors: CompressorPool,
     scrape_slots: Option<Semaphore>,
     reloading: tokio::sync::Mutex<()>,
 }
@@ -68,6 +71,7 @@ impl App {
         App {
             cache: discovery.cache(),
             renderer: AccountsRenderer::new(config_file.is_some()),
+            compressors: CompressorPool::default(),
             discovery,
             factory,
             metrics,
@@ -158,10 +162,9 @@ impl App {
     }
 
     /// The full exposition for one scrape: the account families (shared
-    /// bytes, rendered once per change) and the exporter's telemetry
-    /// (rendered per scrape, it is a few kilobytes). Compressed, the body is
-    /// two gzip members back to back, which gzip readers (Go's, which
-    /// Prometheus uses, among them) read as one stream.
+    /// chunks, rendered once per change of each account) and the exporter's
+    /// telemetry (rendered per scrape, its counters move). Compressed, it is
+    /// one gzip member made of pieces compressed once (see [`crate::gzip`]).
     pub async fn scrape(&self, budget: Duration, gzipped: bool) -> Body {
         self.cache.prepare_scrape(budget).await;
         let cache = &self.cache;
@@ -173,12 +176,17 @@ impl App {
             tracing::error!("encoding exporter metrics failed");
         }
         metrics::encode_eof(&mut telemetry);
-        let telemetry = if gzipped {
-            metrics::gzip(telemetry.as_bytes())
-        } else {
-            Bytes::from(telemetry)
-        };
-        Body::from_chunks([accounts, telemetry])
+        if !gzipped {
+            return Body::from_lists([accounts.chunks, Arc::from([Bytes::from(telemetry)])]);
+        }
+        let telemetry = self.compressors.piece(telemetry.as_bytes());
+        let mut checksum = accounts.checksum;
+        checksum.push(&telemetry);
+        Body::from_lists([
+            Arc::from([Bytes::from_static(&gzip::HEADER)]),
+            accounts.chunks,
+            Arc::from([telemetry.data, gzip::trailer(checksum)]),
+        ])
     }
 }
 
@@ -277,13 +285,23 @@ pub fn route_of(method: &Method, path: &str, telemetry_path: &str) -> Route {
     }
 }
 
-/// A response body made of shared chunks, written out without copying: the
-/// account families (rendered once per change and shared by every scrape)
-/// and the per-scrape telemetry go out as two chunks of one body.
+/// A response body made of shared chunks: the account families (rendered
+/// once per change and shared by every scrape) and the per-scrape telemetry.
+/// Large chunks go out as they are, without copying; runs of small ones
+/// (one account's few lines, or their gzip pieces) are gathered into one
+/// frame so that writing them does not take a system call each.
 #[derive(Debug, Default)]
 pub struct Body {
-    chunks: std::collections::VecDeque<Bytes>,
+    lists: std::collections::VecDeque<Arc<[Bytes]>>,
+    /// Position in the first list.
+    next: usize,
+    remaining: u64,
 }
+
+/// Chunks at least this long are sent as they are.
+const SMALL_CHUNK: usize = 16 * 1024;
+/// Small chunks are gathered into frames of up to this size.
+const FRAME: usize = 64 * 1024;
 
 impl Body {
     pub fn empty() -> Body {
@@ -291,9 +309,72 @@ impl Body {
     }
 
     pub fn from_chunks(chunks: impl IntoIterator<Item = Bytes>) -> Body {
+        let list: Arc<[Bytes]> = chunks.into_iter().collect();
+        Body::from_lists([list])
+    }
+
+    /// A body made of the chunks of each list, in order.
+    pub fn from_lists(lists: impl IntoIterator<Item = Arc<[Bytes]>>) -> Body {
+        let lists: std::collections::VecDeque<Arc<[Bytes]>> = lists.into_iter().collect();
+        let remaining = lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|c| c.len() as u64)
+            .sum();
         Body {
-            chunks: chunks.into_iter().filter(|c| !c.is_empty()).collect(),
+            lists,
+            next: 0,
+            remaining,
         }
+    }
+
+    /// The next non-empty chunk, without taking it.
+    fn peek(&mut self) -> Option<&Bytes> {
+        loop {
+            let front = self.lists.front()?;
+            match front.get(self.next) {
+                Some(chunk) if chunk.is_empty() => self.next += 1,
+                Some(_) => break,
+                None => {
+                    self.lists.pop_front();
+                    self.next = 0;
+                }
+            }
+        }
+        self.lists.front().and_then(|l| l.get(self.next))
+    }
+
+    fn take(&mut self) -> Option<Bytes> {
+        let chunk = self.peek()?.clone();
+        self.next += 1;
+        self.remaining -= chunk.len() as u64;
+        Some(chunk)
+    }
+
+    /// The next frame: a large chunk as it is, or small chunks gathered.
+    fn next_frame(&mut self) -> Option<Bytes> {
+        let first = self.take()?;
+        if first.len() >= SMALL_CHUNK {
+            return Some(first);
+        }
+        let mut gathered: Option<bytes::BytesMut> = None;
+        while let Some(len) = self.peek().map(Bytes::len) {
+            let so_far = gathered.as_ref().map_or(first.len(), |g| g.len());
+            if len >= SMALL_CHUNK || so_far + len > FRAME {
+                break;
+            }
+            let buf = gathered.get_or_insert_with(|| {
+                let cap =
+                    usize::try_from(self.remaining).map_or(FRAME, |r| r.min(FRAME) + first.len());
+                let mut buf = bytes::BytesMut::with_capacity(cap);
+                buf.extend_from_slice(&first);
+                buf
+            });
+            if let Some(chunk) = self.take() {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        Some(gathered.map_or(first, bytes::BytesMut::freeze))
     }
 }
 
@@ -317,19 +398,15 @@ impl hyper::body::Body for Body {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        std::task::Poll::Ready(
-            self.chunks
-                .pop_front()
-                .map(|c| Ok(hyper::body::Frame::data(c))),
-        )
+        std::task::Poll::Ready(self.next_frame().map(|c| Ok(hyper::body::Frame::data(c))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty()
+        self.remaining == 0
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+        hyper::body::SizeHint::with_exact(self.remaining)
     }
 }
 
@@ -579,6 +656,42 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_sends_large_chunks_as_they_are_and_gathers_small_ones() {
+        let big = Bytes::from(vec![b'b'; 100_000]);
+        let small: Vec<Bytes> = (0..5000u32)
+            .map(|i| Bytes::from(format!("line {i}\n")))
+            .collect();
+        let mut expected = Vec::new();
+        let mut lists: Vec<Arc<[Bytes]>> = vec![Arc::from(small.clone()), Arc::from([])];
+        lists.push(Arc::from([
+            Bytes::new(),
+            big.clone(),
+            Bytes::from_static(b"# EOF\n"),
+        ]));
+        for c in lists.iter().flat_map(|l| l.iter()) {
+            expected.extend_from_slice(c);
+        }
+        let mut body = Body::from_lists(lists);
+        assert_eq!(
+            hyper::body::Body::size_hint(&body).exact(),
+            Some(expected.len() as u64)
+        );
+        let mut frames = Vec::new();
+        while let Some(frame) = body.next_frame() {
+            frames.push(frame);
+        }
+        assert!(hyper::body::Body::is_end_stream(&body));
+        assert_eq!(frames.concat(), expected);
+        // 5,000 small chunks went out in a few frames of at most FRAME bytes.
+        assert!(frames.len() < 10, "{} frames", frames.len());
+        assert!(frames
+            .iter()
+            .all(|f| f.len() <= FRAME || f.len() == big.len()));
+        // The large chunk was not copied.
+        assert!(frames.iter().any(|f| f.as_ptr() == big.as_ptr()));
+    }
 
     #[test]
     fn routes() {

@@ -1,0 +1,428 @@
+//! The account part of the exposition, rendered one account at a time.
+//!
+//! With many accounts the data changes all the time — each account refreshes
+//! on its own schedule — but only one account at a time. Rendering the whole
+//! exposition on every change would cost the whole text (tens of MB at
+//! 100,000 bots) in CPU and in allocations whose freed pages the allocator
+//! keeps; so each account's samples are rendered once per change of that
+//! account, kept per metric family (plain and/or gzip pieces, only the
+//! encodings clients ask for), and the exposition is assembled from shared
+//! chunks: for each family, its descriptor, then every account's samples.
+//! A scrape between two changes reuses the assembled list as is; a scrape
+//! after a change re-renders only the accounts that changed.
+//!
+//! The output is byte for byte what [`encode_accounts`] gives for all the
+//! accounts at once (a test holds it to that).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::cache::AccountView;
+use crate::gzip::{Checksum, Compressor, Piece};
+use crate::metrics::encode_accounts;
+
+/// The account families as chunks to send in order.
+#[derive(Debug, Clone)]
+pub struct AccountsPart {
+    /// Plain text, or raw deflate pieces of one gzip member (see
+    /// [`crate::gzip`]).
+    pub chunks: Arc<[Bytes]>,
+    /// For gzip: CRC-32 and length of the uncompressed text of `chunks`.
+    pub checksum: Checksum,
+}
+
+/// One account's samples, per family.
+#[derive(Debug)]
+struct Block {
+    /// What they were rendered from.
+    view: AccountView,
+    plain: Option<Arc<[Bytes]>>,
+    gzip: Option<Arc<[Piece]>>,
+}
+
+/// Whether two views of an account render the same text. Snapshots are
+/// compared by identity: a refresh makes a new one.
+fn same(a: &AccountView, b: &AccountView) -> bool {
+    let snapshots = match (&a.state.snapshot, &b.state.snapshot) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    };
+    snapshots
+        && a.account_id == b.account_id
+        && a.state.up == b.state.up
+        && a.state.last_success_seconds.map(f64::to_bits)
+            == b.state.last_success_seconds.map(f64::to_bits)
+        && a.info == b.info
+        && a.aws_account_id == b.aws_account_id
+}
+
+/// Splits an encoding into its families: for each, the range of its
+/// descriptor lines (`# HELP`, then `# TYPE`, `# UNIT`) and of its sample
+/// lines. Every family here has a `# HELP` line, which starts it. Sample
+/// lines never start with `#` (they start with the metric name, and label
+/// values have their newlines escaped).
+fn split_families(text: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
+    let next_line = |from: usize| {
+        text[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| from + i + 1)
+    };
+    let is_help = |at: usize| text[at..].starts_with(b"# HELP ");
+    let mut families = Vec::new();
+    let mut pos = 0;
+    while pos < text.len() {
+        let header = pos;
+        pos = next_line(pos);
+        while pos < text.len() && text[pos] == b'#' && !is_help(pos) {
+            pos = next_line(pos);
+        }
+        let samples = pos;
+        while pos < text.len() && text[pos] != b'#' {
+            pos = next_line(pos);
+        }
+        families.push((header..samples, samples..pos));
+    }
+    families
+}
+
+/// What is kept between scrapes.
+#[derive(Debug, Default)]
+struct State {
+    /// The generation of the account states the blocks are for.
+    generation: Option<u64>,
+    /// Account ids in exposition order.
+    order: Vec<String>,
+    blocks: HashMap<String, Block>,
+    /// The assembled lists for `generation`, once asked for.
+    plain: Option<AccountsPart>,
+    gzip: Option<AccountsPart>,
+    compressor: Compressor,
+}
+
+/// Keeps the rendered account families between scrapes; see the module
+/// documentation.
+#[derive(Debug)]
+pub struct AccountsRenderer {
+    /// Whether per-account series carry `aws_account_id`.
+    with_aws: bool,
+    /// Each family's descriptor lines, plain and compressed.
+    headers: Vec<Bytes>,
+    header_pieces: Vec<Piece>,
+    state: Mutex<State>,
+}
+
+impl AccountsRenderer {
+    /// `with_aws`: per-account series carry `aws_account_id`.
+    pub fn new(with_aws: bool) -> AccountsRenderer {
+        let mut text = String::new();
+        // Encoding into a String does not fail.
+        let _ = encode_accounts(Vec::new(), with_aws, &mut text);
+        let text = Bytes::from(text);
+        let headers: Vec<Bytes> = split_families(&text)
+            .into_iter()
+            .map(|(header, _)| text.slice(header))
+            .collect();
+        let mut compressor = Compressor::new();
+        let header_pieces = headers.iter().map(|h| compressor.piece(h)).collect();
+        AccountsRenderer {
+            with_aws,
+            headers,
+            header_pieces,
+            state: Mutex::new(State {
+                compressor,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// One account's sample lines, per family.
+    fn render(&self, view: &AccountView) -> Arc<[Bytes]> {
+        let mut text = String::new();
+        let _ = encode_accounts(vec![view.clone()], self.with_aws, &mut text);
+        let text = Bytes::from(text);
+        let families = split_families(&text);
+        if families.len() != self.headers.len() {
+            // Cannot happen: the families do not depend on the data. Should
+            // it ever, the account is left out rather than the text broken.
+            tracing::error!(
+                account_id = %view.account_id,
+                families = families.len(),
+                expected = self.headers.len(),
+                "rendering an account gave an unexpected set of families"
+            );
+            return vec![Bytes::new(); self.headers.len()].into();
+        }
+        families
+            .into_iter()
+            .map(|(_, samples)| text.slice(samples))
+            .collect()
+    }
+
+    /// The account families for `generation` of the account states, plain or
+    /// as gzip pieces. `states` is called only when the generation changed
+    /// since the last call; only the accounts whose state changed are
+    /// rendered again.
+    pub fn get(
+        &self,
+        generation: u64,
+        gzipped: bool,
+        states: impl FnOnce() -> Vec<AccountView>,
+    ) -> AccountsPart {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *guard;
+        if state.generation != Some(generation) {
+            let mut old = std::mem::take(&mut state.blocks);
+            state.order.clear();
+            for view in states() {
+                let block = match old.remove(&view.account_id) {
+                    Some(block) if same(&block.view, &view) => block,
+                    _ => Block {
+                        view,
+                        plain: None,
+                        gzip: None,
+                    },
+                };
+                state.order.push(block.view.account_id.clone());
+                state.blocks.insert(block.view.account_id.clone(), block);
+            }
+            state.generation = Some(generation);
+            state.plain = None;
+            state.gzip = None;
+        }
+        if gzipped {
+            if let Some(part) = &state.gzip {
+                return part.clone();
+            }
+            for id in &state.order {
+                let Some(block) = state.blocks.get_mut(id) else {
+                    continue;
+                };
+                if block.gzip.is_none() {
+                    let plain = match &block.plain {
+                        Some(plain) => plain.clone(),
+                        // Not kept: clients that take gzip never need it.
+                        None => self.render(&block.view),
+                    };
+                    let compressor = &mut state.compressor;
+                    block.gzip = Some(plain.iter().map(|text| compressor.piece(text)).collect());
+                }
+            }
+            let part = self.assemble(state, Encoding::Gzip);
+            state.gzip = Some(part.clone());
+            return part;
+        }
+        if let Some(part) = &state.plain {
+            return part.clone();
+        }
+        for id in &state.order {
+            let Some(block) = state.blocks.get_mut(id) else {
+                continue;
+            };
+            if block.plain.is_none() {
+                block.plain = Some(self.render(&block.view));
+            }
+        }
+        let part = self.assemble(state, Encoding::Plain);
+        state.plain = Some(part.clone());
+        part
+    }
+
+    /// For each family: its descriptor, then each account's samples.
+    fn assemble(&self, state: &State, encoding: Encoding) -> AccountsPart {
+        let mut chunks = Vec::with_capacity(self.headers.len() * (state.order.len() + 1));
+        let mut checksum = Checksum::default();
+        let mut push_piece = |chunks: &mut Vec<Bytes>, piece: &Piece| {
+            if piece.text_len() > 0 {
+                checksum.push(piece);
+                chunks.push(piece.data.clone());
+            }
+        };
+        for family in 0..self.headers.len() {
+            match encoding {
+                Encoding::Plain => chunks.push(self.headers[family].clone()),
+                Encoding::Gzip => push_piece(&mut chunks, &self.header_pieces[family]),
+            }
+            for block in state.order.iter().filter_map(|id| state.blocks.get(id)) {
+                match encoding {
+                    Encoding::Plain => {
+                        if let Some(text) = block.plain.as_ref().and_then(|p| p.get(family)) {
+                            if !text.is_empty() {
+                                chunks.push(text.clone());
+                            }
+                        }
+                    }
+                    Encoding::Gzip => {
+                        if let Some(piece) = block.gzip.as_ref().and_then(|g| g.get(family)) {
+                            push_piece(&mut chunks, piece);
+                        }
+                    }
+                }
+            }
+        }
+        AccountsPart {
+            chunks: chunks.into(),
+            checksum,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Plain,
+    Gzip,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{AccountState, Snapshot};
+    use crate::chime::{AccountInfo, BotRecord};
+    use std::io::Read as _;
+
+    fn view(account: usize, bots: usize, name_suffix: &str) -> AccountView {
+        let bots = (0..bots)
+            .map(|b| BotRecord {
+                bot_id: Some(format!("bot-{account}-{b}")),
+                user_id: format!("user-{account}-{b}"),
+                display_name: format!("Bot \"{b}\"\n\\ {name_suffix}"),
+                bot_type: "ChatBot".to_owned(),
+                disabled: (b % 3 != 0).then_some(b % 2 == 0),
+                created_seconds: Some(1.6e9 + b as f64),
+                updated_seconds: (b % 4 != 0).then_some(1.7e9 + b as f64),
+            })
+            .collect();
+        AccountView {
+            account_id: format!("acct-{account}"),
+            state: AccountState {
+                snapshot: Some(Arc::new(Snapshot { bots })),
+                up: account % 5 != 1,
+                last_success_seconds: Some(1.79e9 + account as f64),
+                consecutive_failures: 0,
+            },
+            info: account.is_multiple_of(2).then(|| AccountInfo {
+                account_id: format!("acct-{account}"),
+                name: format!("name {account}"),
+                account_type: "EnterpriseDirectory".to_owned(),
+                status: "Active".to_owned(),
+                aws_account_id: "123456789012".to_owned(),
+            }),
+            aws_account_id: Some("123456789012".to_owned()),
+        }
+    }
+
+    fn views() -> Vec<AccountView> {
+        let mut v: Vec<AccountView> = (0..12).map(|a| view(a, a * 7 % 40, "x")).collect();
+        // An account never fetched: no snapshot, no bot series.
+        v[3].state = AccountState::default();
+        v
+    }
+
+    fn whole(states: &[AccountView], with_aws: bool) -> String {
+        let mut out = String::new();
+        encode_accounts(states.to_vec(), with_aws, &mut out).unwrap();
+        out
+    }
+
+    fn plain(part: &AccountsPart) -> String {
+        String::from_utf8(part.chunks.concat()).unwrap()
+    }
+
+    fn gunzip(part: &AccountsPart) -> String {
+        let mut member = crate::gzip::HEADER.to_vec();
+        member.extend_from_slice(&part.chunks.concat());
+        member.extend_from_slice(&crate::gzip::trailer(part.checksum));
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&member[..])
+            .read_to_string(&mut out)
+            .expect("one valid gzip member");
+        out
+    }
+
+    #[test]
+    fn assembled_text_is_the_whole_encoding_plain_and_gzip() {
+        for with_aws in [false, true] {
+            let states = views();
+            let renderer = AccountsRenderer::new(with_aws);
+            let expected = whole(&states, with_aws);
+            assert!(expected.contains("chime_bot_info{"), "{expected}");
+            assert_eq!(plain(&renderer.get(1, false, || states.clone())), expected);
+            assert_eq!(gunzip(&renderer.get(1, true, || unreachable!())), expected);
+            // No accounts at all: the descriptors alone.
+            let empty = AccountsRenderer::new(with_aws);
+            assert_eq!(plain(&empty.get(0, false, Vec::new)), whole(&[], with_aws));
+            assert_eq!(gunzip(&empty.get(0, true, Vec::new)), whole(&[], with_aws));
+        }
+    }
+
+    #[test]
+    fn a_change_renders_only_the_account_that_changed() {
+        let mut states = views();
+        let renderer = AccountsRenderer::new(false);
+        let before = renderer.get(1, true, || states.clone());
+        let before_plain = renderer.get(1, false, || unreachable!());
+
+        // Account 5 refreshed with other bots; account 8 went away.
+        states[5] = view(5, 3, "changed");
+        states.remove(8);
+        let after = renderer.get(2, true, || states.clone());
+        let after_plain = renderer.get(2, false, || unreachable!());
+        assert_eq!(gunzip(&after), whole(&states, false));
+        assert_eq!(plain(&after_plain), whole(&states, false));
+
+        // Pieces are shared, not re-made, for accounts that did not change.
+        let ptrs = |p: &AccountsPart| -> std::collections::HashSet<usize> {
+            p.chunks.iter().map(|c| c.as_ptr() as usize).collect()
+        };
+        for (b, a) in [(&before, &after), (&before_plain, &after_plain)] {
+            let (b, a) = (ptrs(b), ptrs(a));
+            let kept = a.intersection(&b).count();
+            let new = a.difference(&b).count();
+            // Account 5's samples in the families where it has some; every
+            // other chunk (descriptors, 10 unchanged accounts) is the same.
+            assert!(new > 0 && new <= 9, "new chunks: {new}");
+            assert!(kept >= a.len() - 9, "kept {kept} of {}", a.len());
+        }
+        // Nothing is kept for the account that went.
+        let state = renderer.state.lock().unwrap();
+        assert_eq!(state.blocks.len(), states.len());
+        assert!(!state.blocks.contains_key("acct-8"));
+    }
+
+    #[test]
+    fn same_generation_reuses_the_assembled_list() {
+        let states = views();
+        let renderer = AccountsRenderer::new(false);
+        let a = renderer.get(7, true, || states.clone());
+        let b = renderer.get(7, true, || panic!("states read again"));
+        assert!(Arc::ptr_eq(&a.chunks, &b.chunks));
+        assert_eq!(a.checksum, b.checksum);
+        // A new generation with the same states: nothing rendered again.
+        let c = renderer.get(8, true, || states.clone());
+        assert_eq!(
+            a.chunks.iter().map(|c| c.as_ptr()).collect::<Vec<_>>(),
+            c.chunks.iter().map(|c| c.as_ptr()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn split_families_keeps_every_byte() {
+        let text = whole(&views(), true);
+        let families = split_families(text.as_bytes());
+        assert_eq!(families.len(), 9);
+        let mut pos = 0;
+        for (header, samples) in families {
+            assert_eq!(header.start, pos);
+            assert!(text[header.clone()].starts_with("# HELP "));
+            assert_eq!(header.end, samples.start);
+            pos = samples.end;
+        }
+        assert_eq!(pos, text.len());
+        // Families without samples are told apart too.
+        assert_eq!(AccountsRenderer::new(false).headers.len(), 9);
+    }
+}
