@@ -16,6 +16,10 @@
 //! * resident memory after the full collection, and after 10,000 scrapes.
 //!
 //! Numbers are printed as a Markdown table. Loopback only, bounded in time.
+//!
+//! For memory work: `BENCH_MEMORY_ONLY=1` runs only the collection and
+//! 20,000 scrapes, logging RSS as it goes; `BENCH_WRAPPER=heaptrack` (any
+//! program that takes the command line after it) runs the exporter under it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -124,7 +128,15 @@ fn main() {
     let binary = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/chime_exporter");
     let home = std::env::temp_dir().join(format!("chime-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&home);
-    let mut child = Command::new(binary)
+    let mut cmd = match std::env::var("BENCH_WRAPPER") {
+        Ok(w) => {
+            let mut c = Command::new(w);
+            c.arg(binary);
+            c
+        }
+        Err(_) => Command::new(binary),
+    };
+    let mut child = cmd
         .args([
             "--chime.endpoint-url",
             &fake.url(),
@@ -183,8 +195,39 @@ fn main() {
     let ideal =
         Duration::from_secs_f64(cold_calls as f64 * LATENCY.as_secs_f64() / CONCURRENCY as f64);
     let rss_collected = rss_kib(pid);
+    eprintln!(
+        "collected in {:.1} s, RSS {} MiB",
+        cold.as_secs_f64(),
+        rss_collected / 1024
+    );
     let body_gz = get(addr, "/metrics", true).unwrap_or_default();
     let plain_len = gunzip(&body_gz).len();
+
+    // Memory after 10,000 scrapes (16 at a time, gzip, as fast as they go),
+    // right after the collection: accounts start refreshing meanwhile, so
+    // this also covers re-rendering. RSS is logged as it goes.
+    let t = Instant::now();
+    let mut scraped = 0;
+    while scraped < 10_000 {
+        scraped += scrape_for(addr, 16, Duration::from_secs(5), true, Duration::ZERO);
+        eprintln!(
+            "{:>4.0} s: {scraped} scrapes, RSS {} MiB",
+            t.elapsed().as_secs_f64(),
+            rss_kib(pid) / 1024
+        );
+    }
+    let scrape_secs = t.elapsed().as_secs_f64();
+    let rss_after = rss_kib(pid);
+    if std::env::var_os("BENCH_MEMORY_ONLY").is_some() {
+        // A second 10,000, to tell a working set from growth.
+        let mut more = 0;
+        while more < 10_000 {
+            more += scrape_for(addr, 16, Duration::from_secs(5), true, Duration::ZERO);
+            eprintln!("{more} more scrapes, RSS {} MiB", rss_kib(pid) / 1024);
+        }
+        let _ = child.kill();
+        return;
+    }
 
     // One TTL of a single scraper first: the cold collection's fetches,
     // spread over its 27 s, expire and are refreshed once before measuring.
@@ -212,14 +255,7 @@ fn main() {
             calls,
         ));
     }
-    // Memory after 10,000 scrapes.
-    let t = Instant::now();
-    let mut scraped = 0;
-    while scraped < 10_000 {
-        scraped += scrape_for(addr, 16, Duration::from_secs(5), true, Duration::ZERO);
-    }
-    let scrape_secs = t.elapsed().as_secs_f64();
-    let rss_after = rss_kib(pid);
+    let rss_end = rss_kib(pid);
     let peak_in_flight = fake.max_in_flight();
     let _ = child.kill();
     let _ = child.wait();
@@ -274,6 +310,12 @@ fn main() {
         rss_after as f64 / 1024.0,
         (rss_after as f64 / rss_collected as f64 - 1.0) * 100.0,
         if (rss_after as f64) < rss_collected as f64 * 1.1 { "yes" } else { "no" }
+    );
+    let later: u64 = per_ttl.iter().map(|w| w.scrapes).sum();
+    println!(
+        "| RSS at the end (after {later} more scrapes over 6 min, 100 scrapers at the last) | {:.0} MiB ({:+.1} % over the collection) | — | — |",
+        rss_end as f64 / 1024.0,
+        (rss_end as f64 / rss_collected as f64 - 1.0) * 100.0,
     );
 }
 

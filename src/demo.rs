@@ -245,9 +245,9 @@ struct Store {
     requests: HashMap<(&'static str, String), u64>,
     /// The access key id that signed requests, by account id.
     signers: HashMap<String, std::collections::BTreeSet<String>>,
-    /// When each fetch of an account's bots began: ListBots without a
-    /// `next-token`, by account id.
-    fetch_starts: Vec<(std::time::Instant, String)>,
+    /// Every ListBots call in order of arrival: when, for which account,
+    /// and whether it asked for a first page (no `next-token`).
+    list_bots_calls: Vec<(std::time::Instant, String, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -453,7 +453,23 @@ impl FakeChime {
     /// When each fetch of an account's bots began (a ListBots call without
     /// `next-token`), with the account id, in order of arrival.
     pub fn fetch_starts(&self) -> Vec<(std::time::Instant, String)> {
-        self.shared.lock().fetch_starts.clone()
+        self.shared
+            .lock()
+            .list_bots_calls
+            .iter()
+            .filter(|(_, _, first)| *first)
+            .map(|(at, account, _)| (*at, account.clone()))
+            .collect()
+    }
+
+    /// The account of every ListBots call, in order of arrival.
+    pub fn list_bots_order(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .list_bots_calls
+            .iter()
+            .map(|(_, account, _)| account.clone())
+            .collect()
     }
 
     /// The most requests that were being answered at the same time.
@@ -701,11 +717,10 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
         .entry((route.operation(), route.account_id().to_owned()))
         .or_default() += 1;
     if let Route::ListBots(account) = &route {
-        if !params.contains_key("next-token") {
-            store
-                .fetch_starts
-                .push((std::time::Instant::now(), account.clone()));
-        }
+        let first = !params.contains_key("next-token");
+        store
+            .list_bots_calls
+            .push((std::time::Instant::now(), account.clone(), first));
     }
     if let Some(key) = req
         .headers()

@@ -187,6 +187,8 @@ impl Compressor {
                 break;
             }
         }
+        // Kept until the account changes: no spare capacity.
+        out.shrink_to_fit();
         Piece {
             data: Bytes::from(out),
             crc: crc32fast::hash(text),
@@ -203,8 +205,9 @@ pub struct CompressorPool {
     idle: std::sync::Mutex<Vec<Compressor>>,
 }
 
-/// Compressors kept idle at most; more concurrent scrapes make their own.
-const POOL_SIZE: usize = 4;
+/// Compressors kept idle at most: as many as scrapes usually run at once
+/// (allocating and freeing a few hundred KB per scrape fragments the heap).
+const POOL_SIZE: usize = 32;
 
 impl CompressorPool {
     /// Compresses `text` as an independent piece.

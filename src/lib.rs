@@ -11,7 +11,8 @@
 //!   scrape; [`gzip`]: one gzip member from pieces compressed once;
 //! * [`server`]: the hyper HTTP server;
 //! * [`demo`]: the fake Chime API behind `--demo` and the tests;
-//! * [`logging`]: logfmt and JSON logs.
+//! * [`logging`]: logfmt and JSON logs;
+//! * [`memory`]: giving freed heap pages back to the system.
 
 pub mod cache;
 pub mod chime;
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod discovery;
 pub mod gzip;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod probe;
 pub mod render;
@@ -91,6 +93,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
     let metrics = Arc::new(ExporterMetrics::new());
+    memory::start_trimming();
     let demo = if config.demo {
         Some(
             demo::Demo::start(&config.demo_options)

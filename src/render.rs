@@ -178,17 +178,25 @@ impl AccountsRenderer {
         if state.generation != Some(generation) {
             let mut old = std::mem::take(&mut state.blocks);
             state.order.clear();
+            let mut replaced = false;
             for view in states() {
                 let block = match old.remove(&view.account_id) {
                     Some(block) if same(&block.view, &view) => block,
-                    _ => Block {
-                        view,
-                        plain: None,
-                        gzip: None,
-                    },
+                    previous => {
+                        replaced |= previous.is_some();
+                        Block {
+                            view,
+                            plain: None,
+                            gzip: None,
+                        }
+                    }
                 };
                 state.order.push(block.view.account_id.clone());
                 state.blocks.insert(block.view.account_id.clone(), block);
+            }
+            if replaced || !old.is_empty() {
+                // The old blocks (and the snapshots they held) go now.
+                crate::memory::note_freed();
             }
             state.generation = Some(generation);
             state.plain = None;

@@ -252,6 +252,38 @@ async fn cold_scrape_waits_only_for_the_scrapers_budget() {
     assert_eq!(value(&m, "chime_bots", "fast"), Some(0.0));
 }
 
+/// A listing keeps its concurrency slot from its first page to its last: with
+/// one slot, each account's pages arrive together, not behind other
+/// accounts' first pages (which would keep many accounts half-fetched, each
+/// holding its pages, at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_keeps_its_slot_from_first_page_to_last() {
+    let fake = FakeChime::start().await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let ids: Vec<String> = (0..6).map(|i| format!("paged-{i}")).collect();
+    let mut args = vec!["--chime.concurrency", "1", "--chime.max-results", "10"];
+    for id in &ids {
+        fake.put_account(FakeAccount::new(id, id).with_generated_bots(&mut rng, 25, 3));
+        args.extend(["--chime.account-id", id.as_str()]);
+    }
+    fake.add_fault(FaultRule::new(Fault::Latency(Duration::from_millis(10))));
+    let exporter = Exporter::start(&fake.url(), &args);
+    exporter
+        .metrics_until(Duration::from_secs(30), "all accounts up", |m| {
+            ids.iter()
+                .all(|id| m.get("chime_bots", &[("account_id", id)]) == Some(25.0))
+        })
+        .await;
+    let order = fake.list_bots_order();
+    assert_eq!(order.len(), ids.len() * 3, "{order:?}");
+    for run in order.chunks(3) {
+        assert!(
+            run.iter().all(|a| a == &run[0]),
+            "pages of different accounts interleaved: {order:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_limits_hold_with_200_accounts_throttling_and_50_scrapers() {
     const CONCURRENCY: usize = 4;
