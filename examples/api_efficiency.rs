@@ -226,6 +226,7 @@ fn main() {
             eprintln!("{more} more scrapes, RSS {} MiB", rss_kib(pid) / 1024);
         }
         let _ = child.kill();
+        let _ = child.wait();
         return;
     }
 
