@@ -29,10 +29,19 @@ pub fn note_freed() {
     FREED.store(true, Ordering::Relaxed);
 }
 
-/// Starts the trimming thread (once per process).
+/// Allocations at least this large are mapped on their own and unmapped
+/// when freed (glibc's `M_MMAP_THRESHOLD`).
+pub const MMAP_THRESHOLD: usize = 128 * 1024;
+
+/// Starts the trimming thread (once per process), and fixes glibc's mmap
+/// threshold: by default it rises to the size of every large block freed,
+/// after which large short-lived buffers (a scrape's list of chunks, the
+/// account views of a render) come from the heap, and the small long-lived
+/// allocations made meanwhile pin the pages they leave.
 pub fn start_trimming() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
+        fix_mmap_threshold();
         let spawned = std::thread::Builder::new()
             .name("memory-trim".into())
             .spawn(|| loop {
@@ -60,5 +69,18 @@ fn trim() {
     );
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_mmap_threshold() {
+    let threshold = libc::c_int::try_from(MMAP_THRESHOLD).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt only changes allocator parameters; called once, before
+    // the server starts.
+    if unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, threshold) } != 1 {
+        tracing::debug!("could not set the malloc mmap threshold");
+    }
+}
+
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_mmap_threshold() {}
