@@ -95,12 +95,11 @@ fn split_families(text: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
 struct State {
     /// The generation of the account states the blocks are for.
     generation: Option<u64>,
-    /// Account ids in exposition order.
-    order: Vec<String>,
-    blocks: HashMap<String, Block>,
+    /// One block per account, in exposition order.
+    blocks: Vec<Block>,
     /// The assembled lists for `generation`, once asked for.
-    plain: Option<AccountsPart>,
-    gzip: Option<AccountsPart>,
+    /// Indexed by [`Encoding`].
+    assembled: [Option<AccountsPart>; 2],
     compressor: Compressor,
 }
 
@@ -176,8 +175,10 @@ impl AccountsRenderer {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut *guard;
         if state.generation != Some(generation) {
-            let mut old = std::mem::take(&mut state.blocks);
-            state.order.clear();
+            let mut old: HashMap<String, Block> = std::mem::take(&mut state.blocks)
+                .into_iter()
+                .map(|b| (b.view.account_id.clone(), b))
+                .collect();
             let mut replaced = false;
             for view in states() {
                 let block = match old.remove(&view.account_id) {
@@ -191,58 +192,53 @@ impl AccountsRenderer {
                         }
                     }
                 };
-                state.order.push(block.view.account_id.clone());
-                state.blocks.insert(block.view.account_id.clone(), block);
+                state.blocks.push(block);
             }
             if replaced || !old.is_empty() {
                 // The old blocks (and the snapshots they held) go now.
                 crate::memory::note_freed();
             }
             state.generation = Some(generation);
-            state.plain = None;
-            state.gzip = None;
+            state.assembled = [None, None];
         }
-        if gzipped {
-            if let Some(part) = &state.gzip {
-                return part.clone();
-            }
-            for id in &state.order {
-                let Some(block) = state.blocks.get_mut(id) else {
-                    continue;
-                };
-                if block.gzip.is_none() {
-                    let plain = match &block.plain {
-                        Some(plain) => plain.clone(),
-                        // Not kept: clients that take gzip never need it.
-                        None => self.render(&block.view),
-                    };
-                    let compressor = &mut state.compressor;
-                    block.gzip = Some(plain.iter().map(|text| compressor.piece(text)).collect());
-                }
-            }
-            let part = self.assemble(state, Encoding::Gzip);
-            state.gzip = Some(part.clone());
-            return part;
-        }
-        if let Some(part) = &state.plain {
+        let encoding = if gzipped {
+            Encoding::Gzip
+        } else {
+            Encoding::Plain
+        };
+        if let Some(part) = &state.assembled[encoding as usize] {
             return part.clone();
         }
-        for id in &state.order {
-            let Some(block) = state.blocks.get_mut(id) else {
-                continue;
-            };
-            if block.plain.is_none() {
+        for block in &mut state.blocks {
+            self.fill(block, encoding, &mut state.compressor);
+        }
+        let part = self.assemble(state, encoding);
+        state.assembled[encoding as usize] = Some(part.clone());
+        part
+    }
+
+    /// Renders what `block` lacks in `encoding`.
+    fn fill(&self, block: &mut Block, encoding: Encoding, compressor: &mut Compressor) {
+        match encoding {
+            Encoding::Plain if block.plain.is_none() => {
                 block.plain = Some(self.render(&block.view));
             }
+            Encoding::Gzip if block.gzip.is_none() => {
+                // The plain text is not kept for this: clients that take
+                // gzip never need it.
+                let plain = block
+                    .plain
+                    .clone()
+                    .unwrap_or_else(|| self.render(&block.view));
+                block.gzip = Some(plain.iter().map(|text| compressor.piece(text)).collect());
+            }
+            _ => {}
         }
-        let part = self.assemble(state, Encoding::Plain);
-        state.plain = Some(part.clone());
-        part
     }
 
     /// For each family: its descriptor, then each account's samples.
     fn assemble(&self, state: &State, encoding: Encoding) -> AccountsPart {
-        let mut chunks = Vec::with_capacity(self.headers.len() * (state.order.len() + 1));
+        let mut chunks = Vec::with_capacity(self.headers.len() * (state.blocks.len() + 1));
         let mut checksum = Checksum::default();
         let mut push_piece = |chunks: &mut Vec<Bytes>, piece: &Piece| {
             if piece.text_len() > 0 {
@@ -255,7 +251,7 @@ impl AccountsRenderer {
                 Encoding::Plain => chunks.push(self.headers[family].clone()),
                 Encoding::Gzip => push_piece(&mut chunks, &self.header_pieces[family]),
             }
-            for block in state.order.iter().filter_map(|id| state.blocks.get(id)) {
+            for block in &state.blocks {
                 match encoding {
                     Encoding::Plain => {
                         if let Some(text) = block.plain.as_ref().and_then(|p| p.get(family)) {
@@ -279,10 +275,11 @@ impl AccountsRenderer {
     }
 }
 
+/// The encodings kept; the discriminants index `State::assembled`.
 #[derive(Debug, Clone, Copy)]
 enum Encoding {
-    Plain,
-    Gzip,
+    Plain = 0,
+    Gzip = 1,
 }
 
 #[cfg(test)]
@@ -398,7 +395,7 @@ mod tests {
         // Nothing is kept for the account that went.
         let state = renderer.state.lock().unwrap();
         assert_eq!(state.blocks.len(), states.len());
-        assert!(!state.blocks.contains_key("acct-8"));
+        assert!(!state.blocks.iter().any(|b| b.view.account_id == "acct-8"));
     }
 
     #[test]
