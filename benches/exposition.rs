@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
+use chime_exporter::bots::{BotList, BotRecord};
 use chime_exporter::cache::{AccountState, AccountView, Snapshot};
-use chime_exporter::chime::BotRecord;
 use chime_exporter::gzip::gzip;
 use chime_exporter::metrics::encode_accounts;
 use chime_exporter::render::AccountsRenderer;
@@ -32,11 +32,13 @@ fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
                     created_seconds: Some(1.6e9 + b as f64),
                     updated_seconds: Some(1.7e9 + b as f64),
                 })
-                .collect();
+                .collect::<Vec<_>>();
             AccountView {
-                account_id: format!("{a:08x}-0000-4000-8000-00000000abcd"),
+                account_id: format!("{a:08x}-0000-4000-8000-00000000abcd").into(),
                 state: AccountState {
-                    snapshot: Some(Arc::new(Snapshot { bots })),
+                    snapshot: Some(Arc::new(Snapshot {
+                        bots: BotList::try_from_bots(bots.iter().map(BotRecord::as_bot)).unwrap(),
+                    })),
                     up: true,
                     last_success_seconds: Some(1.79e9),
                     consecutive_failures: 0,
@@ -68,7 +70,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| gzip(text.as_bytes()))
         });
         group.bench_with_input(BenchmarkId::new("render_cold", &id), &input, |b, input| {
-            b.iter(|| AccountsRenderer::new(false).get(1, true, || input.clone()))
+            b.iter(|| AccountsRenderer::new(false).get(1, true, |out| out.clone_from(input)))
         });
         // Account 0 alternates between two snapshots, a new generation each
         // time: every iteration renders exactly one account again.
@@ -80,7 +82,7 @@ fn bench(c: &mut Criterion) {
             v
         };
         let mut generation = 0u64;
-        renderer.get(generation, true, || input.clone());
+        renderer.get(generation, true, |out| out.clone_from(&input));
         group.bench_function(BenchmarkId::new("render_one_changed", &id), |b| {
             b.iter(|| {
                 generation += 1;
@@ -89,11 +91,11 @@ fn bench(c: &mut Criterion) {
                 } else {
                     &other
                 };
-                renderer.get(generation, true, || states.clone())
+                renderer.get(generation, true, |out| out.clone_from(states))
             })
         });
         group.bench_function(BenchmarkId::new("render_warm", &id), |b| {
-            b.iter(|| renderer.get(generation, true, || unreachable!()))
+            b.iter(|| renderer.get(generation, true, |_| unreachable!()))
         });
     }
     group.finish();

@@ -20,6 +20,9 @@
 //! For memory work: `BENCH_MEMORY_ONLY=1` runs only the collection and
 //! 20,000 scrapes, logging RSS as it goes; `BENCH_WRAPPER=heaptrack` (any
 //! program that takes the command line after it) runs the exporter under it.
+//! `BENCH_CHURN=1` changes one bot of every account every second once the
+//! collection is done, so that every refresh finds new data (the worst case
+//! for memory; by default the bots stay as they are, as they mostly do).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -114,7 +117,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let fake = runtime.block_on(FakeChime::start()).expect("fake API");
+    let fake = Arc::new(runtime.block_on(FakeChime::start()).expect("fake API"));
     let mut rng = fastrand::Rng::with_seed(6);
     for i in 0..ACCOUNTS {
         fake.put_account(
@@ -202,6 +205,24 @@ fn main() {
     );
     let body_gz = get(addr, "/metrics", true).unwrap_or_default();
     let plain_len = gunzip(&body_gz).len();
+    if std::env::var_os("BENCH_CHURN").is_some() {
+        let fake = Arc::clone(&fake);
+        std::thread::spawn(move || {
+            for round in 0usize.. {
+                for id in fake.account_ids() {
+                    fake.with_account(&id, |a| {
+                        let count = a.bots.len();
+                        if let Some(bot) = a.bots.get_mut(round % count.max(1)) {
+                            bot.disabled = !bot.disabled;
+                            bot.updated += 1.0;
+                        }
+                    });
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        eprintln!("churn: one bot of every account changes every second");
+    }
 
     // Memory after 10,000 scrapes (16 at a time, gzip, as fast as they go),
     // right after the collection: accounts start refreshing meanwhile, so

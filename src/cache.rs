@@ -34,23 +34,15 @@ async fn wait_done(mut done: watch::Receiver<bool>) {
     let _ = done.wait_for(|finished| *finished).await;
 }
 
-use crate::chime::{AccountInfo, BotRecord, ChimeApi};
+use crate::bots::BotList;
+use crate::chime::{AccountInfo, ChimeApi};
 use crate::config::TargetConfig;
 use crate::metrics::ExporterMetrics;
 
 /// The bots of one account, as of one successful fetch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    pub bots: Vec<BotRecord>,
-}
-
-impl Snapshot {
-    pub fn disabled_count(&self) -> usize {
-        self.bots
-            .iter()
-            .filter(|b| b.disabled == Some(true))
-            .count()
-    }
+    pub bots: BotList,
 }
 
 /// What is exported for one account.
@@ -64,6 +56,25 @@ pub struct AccountState {
     pub last_success_seconds: Option<f64>,
     /// Failed fetches since the last success; drives the backoff.
     pub consecutive_failures: u32,
+}
+
+impl AccountState {
+    /// Takes the bots of a successful fetch made at `now` (Unix seconds).
+    ///
+    /// Bots seldom change between two fetches. An equal list keeps the
+    /// snapshot it equals: the new copy is freed at once, and the renderer,
+    /// seeing the same snapshot, keeps the bots' rendered families (see
+    /// [`crate::render`]), so that a refresh that finds nothing new leaves
+    /// nothing new in memory but the account's own few samples.
+    pub fn record_success(&mut self, bots: BotList, now: f64) {
+        match &self.snapshot {
+            Some(old) if old.bots == bots => {}
+            _ => self.snapshot = Some(Arc::new(Snapshot { bots })),
+        }
+        self.up = true;
+        self.last_success_seconds = Some(now);
+        self.consecutive_failures = 0;
+    }
 }
 
 /// How long a fetch outcome keeps the API from being called again.
@@ -138,35 +149,59 @@ impl Target {
 }
 
 /// A watched account: which target reaches it, and what is known of it.
+///
+/// Its strings are shared (`Arc`), so the [`AccountView`]s made of it for
+/// every change of the data cost no allocation: with hundreds of accounts
+/// those copies were thousands of small allocations per change, and the ones
+/// the renderer kept pinned heap pages among them.
 #[derive(Debug, Clone)]
 pub struct Watched {
-    pub account_id: String,
+    pub account_id: Arc<str>,
     pub target: Arc<Target>,
     /// From ListAccounts (discovered) or GetAccount (configured).
-    pub info: Option<AccountInfo>,
+    pub info: Option<Arc<AccountInfo>>,
     /// Whether the account came from discovery (rather than configuration).
     pub discovered: bool,
+    /// See [`Watched::aws_account_id`].
+    aws_account_id: Option<Arc<str>>,
 }
 
 impl Watched {
-    /// The AWS account that owns the Chime account: from the API when known,
-    /// else from the target's role ARN.
-    pub fn aws_account_id(&self) -> Option<&str> {
-        self.info
+    pub fn new(
+        account_id: impl Into<Arc<str>>,
+        target: Arc<Target>,
+        info: Option<Arc<AccountInfo>>,
+        discovered: bool,
+    ) -> Watched {
+        let aws_account_id = info
             .as_ref()
             .map(|i| i.aws_account_id.as_str())
             .filter(|a| !a.is_empty())
-            .or_else(|| self.target.role_aws_account())
+            .or_else(|| target.role_aws_account())
+            .map(Arc::from);
+        Watched {
+            account_id: account_id.into(),
+            target,
+            info,
+            discovered,
+            aws_account_id,
+        }
+    }
+
+    /// The AWS account that owns the Chime account: from the API when known,
+    /// else from the target's role ARN.
+    pub fn aws_account_id(&self) -> Option<&str> {
+        self.aws_account_id.as_deref()
     }
 }
 
 /// What the renderer needs of one account.
 #[derive(Debug, Clone)]
 pub struct AccountView {
-    pub account_id: String,
+    pub account_id: Arc<str>,
     pub state: AccountState,
-    pub info: Option<AccountInfo>,
-    pub aws_account_id: Option<String>,
+    pub info: Option<Arc<AccountInfo>>,
+    pub aws_account_id: Option<Arc<str>>,
 }
 
 /// The per-account bot cache. See the module documentation.
@@ -226,7 +261,7 @@ impl BotCache {
         let gone: Vec<String> = old
             .iter()
             .filter(|o| !accounts.iter().any(|a| a.account_id == o.account_id))
-            .map(|o| o.account_id.clone())
+            .map(|o| o.account_id.to_string())
             .collect();
         {
             let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
@@ -236,7 +271,7 @@ impl BotCache {
                 self.metrics.api.forget_account(id);
             }
             for a in &accounts {
-                states.entry(a.account_id.clone()).or_default();
+                states.entry(a.account_id.to_string()).or_default();
             }
             *self.watch.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(accounts);
         }
@@ -261,26 +296,27 @@ impl BotCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// What is exported of the watched accounts, in watch order.
-    pub fn states(&self) -> Vec<AccountView> {
+    /// What the renderer needs of every watched account, in order, into
+    /// `out` (cleared first). The caller keeps `out` between calls: this runs
+    /// on every change of the data, and a fresh list of hundreds of views
+    /// each time was a large short-lived allocation in the heap.
+    pub fn states_into(&self, out: &mut Vec<AccountView>) {
+        out.clear();
         let watched = self.accounts();
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
-        watched
-            .iter()
-            .map(|w| AccountView {
-                account_id: w.account_id.clone(),
-                state: states.get(&w.account_id).cloned().unwrap_or_default(),
-                info: w.info.clone(),
-                aws_account_id: w.aws_account_id().map(str::to_owned),
-            })
-            .collect()
+        out.extend(watched.iter().map(|w| AccountView {
+            account_id: Arc::clone(&w.account_id),
+            state: states.get(&*w.account_id).cloned().unwrap_or_default(),
+            info: w.info.clone(),
+            aws_account_id: w.aws_account_id.clone(),
+        }));
     }
 
     /// The target that reaches `account_id`, if it is watched.
     pub fn target_of(&self, account_id: &str) -> Option<Arc<Target>> {
         self.accounts()
             .iter()
-            .find(|w| w.account_id == account_id)
+            .find(|w| &*w.account_id == account_id)
             .map(|w| Arc::clone(&w.target))
     }
 
@@ -298,7 +334,7 @@ impl BotCache {
         let refreshes: Vec<_> = self
             .accounts()
             .iter()
-            .filter(|a| !self.outcomes.contains_key(&a.account_id))
+            .filter(|a| !self.outcomes.contains_key(&*a.account_id))
             .map(|a| self.refresh(&a.account_id))
             .collect();
         for done in refreshes {
@@ -312,7 +348,7 @@ impl BotCache {
     pub async fn prepare_scrape(self: &Arc<Self>, budget: Duration) {
         let mut waiting = Vec::new();
         let watched = self.accounts();
-        for account in watched.iter().map(|w| &w.account_id) {
+        for account in watched.iter().map(|w| &*w.account_id) {
             self.metrics.cache_requests.inc();
             if self.outcomes.contains_key(account) {
                 self.metrics.cache_hits.inc();
@@ -390,10 +426,7 @@ impl BotCache {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "fetched bots"
                 );
-                state.snapshot = Some(Arc::new(Snapshot { bots }));
-                state.up = true;
-                state.last_success_seconds = Some(unix_now());
-                state.consecutive_failures = 0;
+                state.record_success(bots, unix_now());
                 settings.ttl_with_jitter()
             }
             Err(err) => {
@@ -420,6 +453,44 @@ impl BotCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bots::BotRecord;
+
+    fn bots(names: &[&str]) -> BotList {
+        let records: Vec<BotRecord> = names
+            .iter()
+            .map(|n| BotRecord {
+                bot_id: Some(format!("id-{n}")),
+                display_name: (*n).to_owned(),
+                disabled: Some(false),
+                ..BotRecord::default()
+            })
+            .collect();
+        BotList::try_from_bots(records.iter().map(BotRecord::as_bot)).unwrap()
+    }
+
+    #[test]
+    fn a_fetch_with_the_same_bots_keeps_the_snapshot_and_a_change_replaces_it() {
+        let mut state = AccountState {
+            up: false,
+            consecutive_failures: 3,
+            ..AccountState::default()
+        };
+        state.record_success(bots(&["a", "b"]), 100.0);
+        let first = state.snapshot.clone().unwrap();
+        assert!(state.up && state.consecutive_failures == 0);
+
+        state.up = false;
+        state.record_success(bots(&["a", "b"]), 200.0);
+        let second = state.snapshot.clone().unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "same bots: same snapshot");
+        assert_eq!(state.last_success_seconds, Some(200.0));
+        assert!(state.up);
+
+        state.record_success(bots(&["a"]), 300.0);
+        let third = state.snapshot.clone().unwrap();
+        assert!(!Arc::ptr_eq(&second, &third), "a bot went: a new snapshot");
+        assert_eq!(third.bots, bots(&["a"]));
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_never_below_minimum() {

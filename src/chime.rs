@@ -16,7 +16,7 @@
 //! * **Errors are classified into a bounded set** ([`ErrorKind`]): the AWS
 //!   error code when it is one Chime models, or a small fixed set of transport
 //!   kinds. Raw error text never becomes a label value.
-//! * **Secrets are dropped at the edge.** [`BotRecord`] has no field for
+//! * **Secrets are dropped at the edge.** [`Bot`] has no field for
 //!   `SecurityToken` or `BotEmail`: they are never copied out of the SDK's
 //!   output, so no later layer can leak them.
 
@@ -46,6 +46,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::Semaphore;
 
+use crate::bots::{Bot, BotList, BotListBuilder, BotRecord};
 use crate::metrics::ApiMetrics;
 
 /// The most `ListBots` pages followed for one account before giving up.
@@ -57,36 +58,17 @@ pub const MAX_PAGES: usize = 1000;
 /// (the first try included), all inside `--chime.timeout`.
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// What the exporter keeps of a bot. `SecurityToken` and `BotEmail` are not
-/// here on purpose: they are secrets (or personal data) and are never copied
-/// out of the SDK's response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BotRecord {
-    pub bot_id: Option<String>,
-    pub user_id: String,
-    pub display_name: String,
-    pub bot_type: String,
-    /// `Disabled` is a nullable boolean in the model; `None` means the API
-    /// did not say.
-    pub disabled: Option<bool>,
-    pub created_seconds: Option<f64>,
-    pub updated_seconds: Option<f64>,
-}
-
-impl BotRecord {
-    fn from_sdk(bot: &aws_sdk_chime::types::Bot) -> Self {
-        BotRecord {
-            bot_id: bot.bot_id().map(str::to_owned),
-            user_id: bot.user_id().unwrap_or_default().to_owned(),
-            display_name: bot.display_name().unwrap_or_default().to_owned(),
-            bot_type: bot
-                .bot_type()
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            disabled: bot.disabled(),
-            created_seconds: bot.created_timestamp().map(|t| t.as_secs_f64()),
-            updated_seconds: bot.updated_timestamp().map(|t| t.as_secs_f64()),
-        }
+/// The bot as the exporter reads it from the SDK's output. Borrowed, and
+/// without `SecurityToken` or `BotEmail` (see [`crate::bots`]).
+fn bot_from_sdk(bot: &aws_sdk_chime::types::Bot) -> Bot<'_> {
+    Bot {
+        bot_id: bot.bot_id(),
+        user_id: bot.user_id().unwrap_or_default(),
+        display_name: bot.display_name().unwrap_or_default(),
+        bot_type: bot.bot_type().map(|t| t.as_str()).unwrap_or_default(),
+        disabled: bot.disabled(),
+        created_seconds: bot.created_timestamp().map(|t| t.as_secs_f64()),
+        updated_seconds: bot.updated_timestamp().map(|t| t.as_secs_f64()),
     }
 }
 
@@ -349,9 +331,9 @@ impl ChimeApi {
     ///
     /// Either the whole list or an error: a page that fails in the middle
     /// fails the fetch, so a half list is never taken for the account's bots.
-    pub async fn list_bots(&self, account_id: &str) -> Result<Vec<BotRecord>, ApiError> {
+    pub async fn list_bots(&self, account_id: &str) -> Result<BotList, ApiError> {
         const OP: &str = "ListBots";
-        let mut bots = Vec::new();
+        let mut bots = BotListBuilder::default();
         let mut seen_tokens: HashSet<String> = HashSet::new();
         let mut next_token: Option<String> = None;
         let _slot = self.limits.slot().await;
@@ -367,7 +349,10 @@ impl ChimeApi {
                 .run_in_slot(move || request.send())
                 .await
                 .map_err(|e| self.operation_failed(OP, account_id, e))?;
-            bots.extend(page.bots().iter().map(BotRecord::from_sdk));
+            for bot in page.bots() {
+                bots.push(bot_from_sdk(bot))
+                    .map_err(|too_large| self.malformed(OP, account_id, &too_large.to_string()))?;
+            }
             match page.next_token() {
                 Some(token) if !token.is_empty() => {
                     if !seen_tokens.insert(token.to_owned()) {
@@ -380,11 +365,8 @@ impl ChimeApi {
                     next_token = Some(token.to_owned());
                 }
                 _ => {
-                    // Kept for a TTL, so copied once more now that the SDK's
-                    // pages are freed: the copies are packed into the space
-                    // the pages left rather than scattered between them, and
-                    // the vector has no spare capacity.
-                    return Ok(bots.to_vec());
+                    drop(page);
+                    return Ok(bots.finish());
                 }
             }
         }
@@ -405,7 +387,7 @@ impl ChimeApi {
             .await
             .map_err(|e| self.operation_failed(OP, account_id, e))?;
         match out.bot() {
-            Some(bot) => Ok(BotRecord::from_sdk(bot)),
+            Some(bot) => Ok(BotRecord::from(bot_from_sdk(bot))),
             None => Err(self.malformed(OP, account_id, "the answer has no Bot")),
         }
     }

@@ -111,12 +111,10 @@ impl Discovery {
             .targets()
             .iter()
             .flat_map(|t| {
-                t.config.account_ids.iter().map(|id| Watched {
-                    account_id: id.clone(),
-                    target: Arc::clone(t),
-                    info: None,
-                    discovered: false,
-                })
+                t.config
+                    .account_ids
+                    .iter()
+                    .map(|id| Watched::new(id.as_str(), Arc::clone(t), None, false))
             })
             .collect();
         let configured = dedupe(configured)
@@ -187,7 +185,7 @@ impl Discovery {
             let known = |id: &str| {
                 previous
                     .iter()
-                    .find(|p| p.account_id == id && p.target.config.name == config.name)
+                    .find(|p| &*p.account_id == id && p.target.config.name == config.name)
                     .cloned()
             };
             // Configured accounts, with details from GetAccount.
@@ -202,22 +200,18 @@ impl Discovery {
             let mut configured = Vec::new();
             while let Some(Ok((id, info))) = lookups.join_next().await {
                 let info = match info {
-                    Ok(info) => Some(info),
+                    Ok(info) => Some(Arc::new(info)),
                     Err(err) => {
                         complete = false;
                         tracing::warn!(target = %config.name, account_id = %id, error = %err.kind, detail = %err.message, "GetAccount failed");
                         known(&id).and_then(|k| k.info)
                     }
                 };
-                configured.push(Watched {
-                    account_id: id,
-                    target: Arc::clone(target),
-                    info,
-                    discovered: false,
-                });
+                configured.push(Watched::new(id, Arc::clone(target), info, false));
             }
             // Keep the configuration's order.
-            configured.sort_by_key(|w| config.account_ids.iter().position(|i| *i == w.account_id));
+            configured
+                .sort_by_key(|w| config.account_ids.iter().position(|i| **i == *w.account_id));
             for w in configured {
                 add(w, &mut watched);
             }
@@ -232,15 +226,9 @@ impl Discovery {
                 Ok(accounts) => {
                     tracing::debug!(target = %config.name, accounts = accounts.len(), "discovered accounts");
                     for info in accounts {
-                        add(
-                            Watched {
-                                account_id: info.account_id.clone(),
-                                target: Arc::clone(target),
-                                info: Some(info),
-                                discovered: true,
-                            },
-                            &mut watched,
-                        );
+                        let id = Arc::<str>::from(info.account_id.as_str());
+                        let w = Watched::new(id, Arc::clone(target), Some(Arc::new(info)), true);
+                        add(w, &mut watched);
                     }
                 }
                 Err(err) => {
@@ -250,13 +238,13 @@ impl Discovery {
                         .iter()
                         .filter(|p| p.discovered && p.target.config.name == config.name)
                     {
-                        add(
-                            Watched {
-                                target: Arc::clone(target),
-                                ..p.clone()
-                            },
-                            &mut watched,
+                        let w = Watched::new(
+                            Arc::clone(&p.account_id),
+                            Arc::clone(target),
+                            p.info.clone(),
+                            true,
                         );
+                        add(w, &mut watched);
                     }
                 }
             }

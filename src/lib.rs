@@ -5,6 +5,7 @@
 //! * [`config`]: flags and their validation;
 //! * [`chime`]: the AWS SDK client (pagination, retries, error classes, API
 //!   metrics);
+//! * [`bots`]: what is kept of bots, packed per account;
 //! * [`cache`]: the moka cache between scrapes and the API;
 //! * [`metrics`]: metric families and the exposition;
 //! * [`render`]: the account families rendered per account and assembled per
@@ -14,6 +15,7 @@
 //! * [`logging`]: logfmt and JSON logs;
 //! * [`memory`]: giving freed heap pages back to the system.
 
+pub mod bots;
 pub mod cache;
 pub mod chime;
 pub mod config;

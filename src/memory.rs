@@ -1,14 +1,16 @@
 //! Giving freed heap pages back to the system.
 //!
-//! The exporter's data turns over all the time: every account's snapshot
-//! and rendered pieces are replaced once per TTL, one account at a time,
-//! while scrapes allocate and free their own short-lived buffers in between.
-//! glibc's allocator keeps the pages such interleaving frees (it only
-//! returns memory at the top of a heap), so the resident set grew during the
-//! first refresh of 100,000 bots while the memory in use stayed flat
-//! (measured with `mallinfo2`: the growth was free space inside the heaps).
-//! `malloc_trim` hands back the pages that are wholly free; partly used ones
-//! stay (see the README's Performance section for what is left).
+//! The exporter's data turns over all the time: an account whose bots
+//! changed gets a new snapshot and new rendered pieces (one whose bots did
+//! not, only its few account samples), one account at a time, while scrapes
+//! allocate and free their own short-lived buffers in between. glibc's
+//! allocator keeps the pages such interleaving frees (it only returns memory
+//! at the top of a heap), so the resident set grew during the first refresh
+//! of 100,000 bots while the memory in use stayed flat (measured with
+//! `mallinfo2`: the growth was free space inside the heaps). `malloc_trim`
+//! hands back the pages that are wholly free; partly used ones stay. The
+//! rest is done by allocating less that lives long: see [`crate::bots`] and
+//! [`crate::render`], and the README's Performance section for the figures.
 //!
 //! It runs on its own thread, at most every [`INTERVAL`] and only after data
 //! was replaced ([`note_freed`]), so an idle exporter never walks its heap.

@@ -29,8 +29,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::bots::Bot;
 use crate::cache::AccountView;
-use crate::chime::BotRecord;
 use crate::chime::ErrorKind;
 
 /// The content type of the OpenMetrics text format.
@@ -242,7 +242,7 @@ const HELP_SUFFIX: &str = "Served from a cache refreshed every --chime.cache-ttl
 /// `account_id`, plus `aws_account_id` when targets come from a config file
 /// (several AWS accounts in one exporter).
 fn account_labels(view: &AccountView, with_aws: bool) -> Vec<(&'static str, &str)> {
-    let mut labels = vec![("account_id", view.account_id.as_str())];
+    let mut labels = vec![("account_id", &*view.account_id)];
     if with_aws {
         labels.push((
             "aws_account_id",
@@ -254,8 +254,8 @@ fn account_labels(view: &AccountView, with_aws: bool) -> Vec<(&'static str, &str
 
 /// A bot to encode, with the labels of its account.
 pub struct BotRow<'a> {
-    pub account: Vec<(&'static str, &'a str)>,
-    pub bot: &'a BotRecord,
+    pub account: &'a [(&'static str, &'a str)],
+    pub bot: Bot<'a>,
 }
 
 /// Encodes the four per-bot families (`chime_bot_info`, `chime_bot_disabled`,
@@ -265,21 +265,18 @@ pub fn encode_bot_families(
     encoder: &mut DescriptorEncoder,
     rows: &[BotRow<'_>],
 ) -> std::fmt::Result {
-    let ids = || {
-        rows.iter()
-            .filter_map(|r| r.bot.bot_id.as_deref().map(|id| (r, id)))
-    };
+    let ids = || rows.iter().filter_map(|r| r.bot.bot_id.map(|id| (r, id)));
     {
         let help = help("Information about a bot, value 1.");
         let mut family =
             encoder.encode_descriptor("chime_bot_info", &help, None, MetricType::Gauge)?;
         for (row, bot_id) in ids() {
-            let mut labels = row.account.clone();
+            let mut labels = row.account.to_vec();
             labels.extend([
                 ("bot_id", bot_id),
-                ("user_id", row.bot.user_id.as_str()),
-                ("display_name", row.bot.display_name.as_str()),
-                ("bot_type", row.bot.bot_type.as_str()),
+                ("user_id", row.bot.user_id),
+                ("display_name", row.bot.display_name),
+                ("bot_type", row.bot.bot_type),
             ]);
             ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
         }
@@ -292,7 +289,7 @@ pub fn encode_bot_families(
             let Some(disabled) = row.bot.disabled else {
                 continue;
             };
-            let mut labels = row.account.clone();
+            let mut labels = row.account.to_vec();
             labels.push(("bot_id", bot_id));
             ConstGauge::new(i64::from(disabled)).encode(family.encode_family(&labels)?)?;
         }
@@ -301,7 +298,7 @@ pub fn encode_bot_families(
         (
             "chime_bot_created_timestamp_seconds",
             "Unix time the bot was created.",
-            (|b| b.created_seconds) as fn(&BotRecord) -> Option<f64>,
+            (|b| b.created_seconds) as fn(&Bot<'_>) -> Option<f64>,
         ),
         (
             "chime_bot_updated_timestamp_seconds",
@@ -312,10 +309,10 @@ pub fn encode_bot_families(
         let help = help(text);
         let mut family = encoder.encode_descriptor(name, &help, None, MetricType::Gauge)?;
         for (row, bot_id) in ids() {
-            let Some(ts) = pick(row.bot) else {
+            let Some(ts) = pick(&row.bot) else {
                 continue;
             };
-            let mut labels = row.account.clone();
+            let mut labels = row.account.to_vec();
             labels.push(("bot_id", bot_id));
             ConstGauge::new(ts).encode(family.encode_family(&labels)?)?;
         }
@@ -348,10 +345,10 @@ impl Collector for AccountsCollector {
             let mut family =
                 encoder.encode_descriptor("chime_account_info", &help, None, MetricType::Gauge)?;
             for view in &self.accounts {
-                let info = view.info.as_ref();
+                let info = view.info.as_deref();
                 let field = |f: fn(&crate::chime::AccountInfo) -> &str| info.map(f).unwrap_or("");
                 let labels = [
-                    ("account_id", view.account_id.as_str()),
+                    ("account_id", &*view.account_id),
                     ("account_name", field(|i| i.name.as_str())),
                     ("account_type", field(|i| i.account_type.as_str())),
                     ("account_status", field(|i| i.status.as_str())),
@@ -403,14 +400,18 @@ impl Collector for AccountsCollector {
                 encoder.encode_descriptor("chime_bots_disabled", &help, None, MetricType::Gauge)?;
             for (view, snap) in with_data() {
                 let labels = account_labels(view, with_aws);
-                ConstGauge::new(snap.disabled_count() as i64)
+                ConstGauge::new(snap.bots.disabled_count() as i64)
                     .encode(family.encode_family(&labels)?)?;
             }
         }
-        let rows: Vec<BotRow<'_>> = with_data()
-            .flat_map(|(view, snap)| {
+        let labels: Vec<_> = with_data()
+            .map(|(view, snap)| (account_labels(view, with_aws), snap))
+            .collect();
+        let rows: Vec<BotRow<'_>> = labels
+            .iter()
+            .flat_map(|(account, snap)| {
                 snap.bots.iter().map(move |bot| BotRow {
-                    account: account_labels(view, with_aws),
+                    account: account.as_slice(),
                     bot,
                 })
             })

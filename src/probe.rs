@@ -20,7 +20,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::chime::{BotRecord, ChimeApi, ErrorKind};
+use crate::bots::BotRecord;
+use crate::chime::{ChimeApi, ErrorKind};
 use crate::metrics::{encode_bot_families, BotRow};
 
 /// The answer of one GetBot, as cached.
@@ -158,8 +159,8 @@ impl Collector for ProbeCollector {
         }
         let rows: Vec<BotRow<'_>> = bot
             .map(|bot| BotRow {
-                account: account.clone(),
-                bot,
+                account: &account,
+                bot: bot.as_bot(),
             })
             .into_iter()
             .collect();

@@ -140,7 +140,7 @@ impl App {
             self.cache
                 .accounts()
                 .iter()
-                .find(|w| w.account_id == account_id)
+                .find(|w| &*w.account_id == account_id)
                 .and_then(|w| w.aws_account_id().map(str::to_owned))
                 .or_else(|| target.role_aws_account().map(str::to_owned))
                 .unwrap_or_default()
@@ -170,7 +170,7 @@ impl App {
         let cache = &self.cache;
         let accounts = self
             .renderer
-            .get(cache.generation(), gzipped, || cache.states());
+            .get(cache.generation(), gzipped, |out| cache.states_into(out));
         let mut telemetry = String::with_capacity(4096);
         if self.metrics.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
