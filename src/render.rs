@@ -80,7 +80,7 @@ fn same_bots(a: &AccountView, b: &AccountView) -> bool {
 }
 
 /// Whether two views of an account render the same text. Snapshots are
-/// compared by identity: a refresh makes a new one.
+/// compared by identity: a refresh that found other bots makes a new one.
 fn same(a: &AccountView, b: &AccountView) -> bool {
     same_bots(a, b)
         && a.state.up == b.state.up
