@@ -6,6 +6,9 @@
 //!   time, assembled;
 //! * `render_one_changed`: a scrape after one account refreshed (the common
 //!   case: accounts refresh one by one), which renders only that account;
+//! * `render_one_refreshed`: the same, but the refresh found the same bots
+//!   (the usual case: bots rarely change), so only the account's own
+//!   families (`chime_account_*`) are rendered again;
 //! * `render_warm`: a scrape with nothing changed.
 //!
 //! `cargo bench --bench exposition`
@@ -90,6 +93,24 @@ fn bench(c: &mut Criterion) {
                     &input
                 } else {
                     &other
+                };
+                renderer.get(generation, true, |out| out.clone_from(states))
+            })
+        });
+        // Account 0 keeps its snapshot and alternates its last success time:
+        // a refresh that found the same bots.
+        let refreshed = {
+            let mut v = input.clone();
+            v[0].state.last_success_seconds = Some(1.79e9 + 60.0);
+            v
+        };
+        group.bench_function(BenchmarkId::new("render_one_refreshed", &id), |b| {
+            b.iter(|| {
+                generation += 1;
+                let states = if generation.is_multiple_of(2) {
+                    &input
+                } else {
+                    &refreshed
                 };
                 renderer.get(generation, true, |out| out.clone_from(states))
             })
