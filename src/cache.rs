@@ -20,7 +20,7 @@
 //! they serve the last snapshot while one refresh runs in the background
 //! (stale-while-revalidate).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -258,21 +258,25 @@ impl BotCache {
     /// series, cache entries and API counters.
     pub async fn set_accounts(&self, accounts: Vec<Watched>) {
         let old = self.accounts();
-        let gone: Vec<String> = old
-            .iter()
-            .filter(|o| !accounts.iter().any(|a| a.account_id == o.account_id))
-            .map(|o| o.account_id.to_string())
-            .collect();
+        let gone: Vec<String> = {
+            let new: HashSet<&str> = accounts.iter().map(|a| &*a.account_id).collect();
+            old.iter()
+                .filter(|o| !new.contains(&*o.account_id))
+                .map(|o| o.account_id.to_string())
+                .collect()
+        };
         {
             let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
             for id in &gone {
                 tracing::info!(account_id = %id, "account no longer watched");
                 states.remove(id);
-                self.metrics.api.forget_account(id);
             }
             for a in &accounts {
                 states.entry(a.account_id.to_string()).or_default();
             }
+            self.metrics
+                .api
+                .set_watched(accounts.iter().map(|a| &*a.account_id));
             *self.watch.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(accounts);
         }
         for id in &gone {
@@ -413,7 +417,8 @@ impl BotCache {
         let result = target.api.list_bots(&account).await;
         let mut states = self.states.write().unwrap_or_else(|e| e.into_inner());
         let Some(state) = states.get_mut(&account) else {
-            // The account went while it was being fetched.
+            // The account went while it was being fetched (its calls since
+            // were counted without its ID: see `ApiMetrics`).
             return Outcome {
                 lifetime: Duration::from_secs(1),
             };

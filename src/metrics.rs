@@ -16,8 +16,9 @@
 //! No sample carries a timestamp: cached values served later would be
 //! rejected by Prometheus as out of order.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -74,30 +75,61 @@ fn new_duration_histogram() -> Histogram {
 }
 
 /// Counters of the API calls, shared by the SDK interceptor and the client.
+///
+/// Only watched accounts get series of their own. Calls about any other
+/// account (a `/probe` of an account this exporter does not watch, a fetch
+/// that ends after its account went) are counted with an empty `account_id`:
+/// `/probe` takes its account from the query string, and a label taken from
+/// requests would let any client grow `/metrics` without bound.
 #[derive(Debug)]
 pub struct ApiMetrics {
     requests: Family<ApiLabels, Counter>,
     errors: Family<ApiErrorLabels, Counter>,
     duration: HistogramFamily,
+    /// The watched accounts. Counting holds the read lock until the counter
+    /// is incremented, and `set_watched` removes series under the write
+    /// lock, so a series removed with its account is never made again by a
+    /// call that was in flight.
+    watched: RwLock<HashSet<String>>,
 }
 
 impl ApiMetrics {
+    fn new() -> ApiMetrics {
+        ApiMetrics {
+            requests: Family::default(),
+            errors: Family::default(),
+            duration: HistogramFamily::new_with_constructor(new_duration_histogram),
+            watched: RwLock::new(HashSet::new()),
+        }
+    }
+
+    /// `account_id` if it is watched, otherwise empty; with the lock held.
+    fn label<'a>(watched: &HashSet<String>, account_id: &'a str) -> &'a str {
+        if watched.contains(account_id) {
+            account_id
+        } else {
+            ""
+        }
+    }
+
     /// One HTTP request was sent to the API.
     pub fn request(&self, operation: &'static str, account_id: &str) {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
         self.requests
             .get_or_create(&ApiLabels {
                 operation,
-                account_id: account_id.to_owned(),
+                account_id: Self::label(&watched, account_id).to_owned(),
             })
             .inc();
     }
 
     /// One request (or operation) failed.
     pub fn error(&self, operation: &'static str, account_id: &str, kind: ErrorKind) {
+        let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());
         self.errors
             .get_or_create(&ApiErrorLabels {
                 operation,
-                account_id: account_id.to_owned(),
+                account_id: Self::label(&watched, account_id).to_owned(),
                 error: kind.as_str(),
             })
             .inc();
@@ -110,22 +142,28 @@ impl ApiMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Forgets the series of an account that is no longer watched, so
-    /// accounts that come and go do not grow the exposition without bound.
-    pub fn forget_account(&self, account_id: &str) {
-        for operation in ["ListBots", "GetBot", "GetAccount", "ListAccounts", "other"] {
-            self.requests.remove(&ApiLabels {
-                operation,
-                account_id: account_id.to_owned(),
-            });
-            for kind in ErrorKind::ALL {
-                self.errors.remove(&ApiErrorLabels {
+    /// Sets the watched accounts, and removes the series of the accounts
+    /// that are no longer watched, so accounts that come and go do not grow
+    /// the exposition without bound.
+    pub fn set_watched<'a>(&self, accounts: impl IntoIterator<Item = &'a str>) {
+        let new: HashSet<String> = accounts.into_iter().map(str::to_owned).collect();
+        let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
+        for gone in watched.difference(&new) {
+            for operation in ["ListBots", "GetBot", "GetAccount", "ListAccounts", "other"] {
+                self.requests.remove(&ApiLabels {
                     operation,
-                    account_id: account_id.to_owned(),
-                    error: kind.as_str(),
+                    account_id: gone.clone(),
                 });
+                for kind in ErrorKind::ALL {
+                    self.errors.remove(&ApiErrorLabels {
+                        operation,
+                        account_id: gone.clone(),
+                        error: kind.as_str(),
+                    });
+                }
             }
         }
+        *watched = new;
     }
 }
 
@@ -156,11 +194,7 @@ impl Default for ExporterMetrics {
 impl ExporterMetrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let api = Arc::new(ApiMetrics {
-            requests: Family::default(),
-            errors: Family::default(),
-            duration: HistogramFamily::new_with_constructor(new_duration_histogram),
-        });
+        let api = Arc::new(ApiMetrics::new());
         registry.register(
             "chime_api_requests",
             "HTTP requests sent to the Chime API, each page and each retry counted.",
@@ -434,4 +468,53 @@ pub fn encode_accounts(
 /// Appends the OpenMetrics end marker.
 pub fn encode_eof(out: &mut String) {
     let _ = out.write_str("# EOF\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(metrics: &ExporterMetrics) -> String {
+        let mut out = String::new();
+        metrics.encode(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn only_watched_accounts_get_api_series_and_a_gone_one_stays_gone() {
+        let metrics = ExporterMetrics::new();
+        let api = &metrics.api;
+        api.set_watched(["a", "b"]);
+        api.request("ListBots", "a");
+        api.request("ListBots", "b");
+        api.error("ListBots", "b", ErrorKind::Throttled);
+        // Accounts from a query string: one series, whatever the number.
+        for i in 0..100 {
+            api.request("GetBot", &format!("stranger-{i}"));
+            api.error("GetBot", &format!("stranger-{i}"), ErrorKind::NotFound);
+        }
+        let t = text(&metrics);
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="a"} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="b"} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="GetBot",account_id=""} 100"#));
+        assert!(t.contains(
+            r#"chime_api_errors_total{operation="GetBot",account_id="",error="NotFoundException"} 100"#
+        ));
+        assert!(!t.contains("stranger"), "{t}");
+
+        // b goes: its series go with it, and a call still in flight for it
+        // is counted without its ID.
+        api.set_watched(["a"]);
+        api.request("ListBots", "b");
+        let t = text(&metrics);
+        assert!(!t.contains(r#"account_id="b""#), "{t}");
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id=""} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="a"} 1"#));
+
+        // Watched again: counted from zero under its ID.
+        api.set_watched(["a", "b"]);
+        api.request("ListBots", "b");
+        assert!(text(&metrics)
+            .contains(r#"chime_api_requests_total{operation="ListBots",account_id="b"} 1"#));
+    }
 }

@@ -6,7 +6,8 @@
 //! GetBot answers go through their own moka cache (a success for the
 //! account's cache TTL, a failure for the error backoff), with concurrent
 //! probes of one bot sharing one call. A failed probe is a 200 with
-//! `chime_probe_success 0`, the error counted in `chime_api_errors_total`.
+//! `chime_probe_success 0`, the error counted in `chime_api_errors_total`
+//! (under the account's ID only if it is watched: see `ApiMetrics`).
 //! A probe answers within the scraper's budget.
 
 use std::sync::Arc;

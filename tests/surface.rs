@@ -98,6 +98,26 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
         Metrics::parse(&stranger.body).get("chime_probe_success", &[]),
         Some(0.0)
     );
+    // Accounts that are not watched come from the query string: their calls
+    // are counted without an account_id, so probes cannot grow /metrics.
+    for i in 0..5 {
+        probe(&exporter, &format!("account_id=zz{i}&bot_id=b"), &[]).await;
+    }
+    let m = exporter.metrics().await;
+    assert!(!m.text.contains("zz"), "{}", m.text);
+    assert_eq!(
+        m.get(
+            "chime_api_errors_total",
+            &[
+                ("operation", "GetBot"),
+                ("account_id", ""),
+                ("error", "NotFoundException")
+            ]
+        ),
+        Some(6.0),
+        "{}",
+        m.text
+    );
 
     // Missing or blank parameters: 400 with a message.
     for query in [
@@ -227,6 +247,61 @@ async fn accounts_gone_from_discovery_disappear_and_prefix_filters() {
         })
         .await;
     assert_eq!(up(&m, "e1"), Some(1.0));
+}
+
+/// An account that goes while its fetch is in flight leaves nothing behind:
+/// the fetch ends after the account was forgotten, and its API counters
+/// (a request, here a NotFound error) must not bring the account's series
+/// back. Accounts that come and go would otherwise grow the exposition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_goes_during_its_fetch_leaves_no_series() {
+    let fake = FakeChime::start().await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(7);
+    fake.put_account(FakeAccount::new("e1", "Eng one"));
+    // Two pages, so that the fetch sends a request after e2 went.
+    fake.put_account(FakeAccount::new("e2", "Eng two").with_generated_bots(&mut rng, 120, 0));
+    let exporter = Exporter::start(
+        &fake.url(),
+        &["--chime.discovery-ttl", "1s", "--chime.cache-ttl", "1s"],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "e1 and e2 up", |m| {
+            up(m, "e1") == Some(1.0) && up(m, "e2") == Some(1.0)
+        })
+        .await;
+    // From now on ListBots for e2 answers after 2 s; scrape until such a
+    // slow refresh has reached the fake.
+    let before = fake.requests("ListBots", "e2");
+    fake.add_fault(
+        FaultRule::new(Fault::Latency(Duration::from_secs(2)))
+            .account("e2")
+            .operation("ListBots"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.requests("ListBots", "e2") == before {
+        assert!(Instant::now() < deadline, "no refresh of e2 started");
+        exporter.metrics().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fake.remove_account("e2");
+    let mentions_e2 = |m: &Metrics| {
+        m.samples
+            .iter()
+            .any(|(_, l, _)| l.get("account_id").map(String::as_str) == Some("e2"))
+    };
+    exporter
+        .metrics_until(Duration::from_secs(30), "e2 gone", |m| !mentions_e2(m))
+        .await;
+    // The slow fetch goes on: its first page is answered 2 s after it
+    // started, and its second page is requested (and counted) and answered
+    // 2 s later. e2 must stay gone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for _ in 0..5 {
+        let m = exporter.metrics().await;
+        assert!(!mentions_e2(&m), "e2 came back:\n{}", m.text);
+        assert_eq!(up(&m, "e1"), Some(1.0));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
