@@ -75,46 +75,40 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("render_cold", &id), &input, |b, input| {
             b.iter(|| AccountsRenderer::new(false).get(1, true, |out| out.clone_from(input)))
         });
-        // Account 0 alternates between two snapshots, a new generation each
-        // time: every iteration renders exactly one account again.
+        // Account 0 alternates between `input` and a variant, a new
+        // generation each time, so every iteration renders account 0 again:
+        // with other bots (a change), or with the same snapshot and a later
+        // success time (a refresh that found the same bots).
         let renderer = AccountsRenderer::new(false);
-        let other = {
+        let changed = {
             let mut v = input.clone();
             v[0] = views(1, bots).remove(0);
             v[0].account_id = input[0].account_id.clone();
             v
         };
-        let mut generation = 0u64;
-        renderer.get(generation, true, |out| out.clone_from(&input));
-        group.bench_function(BenchmarkId::new("render_one_changed", &id), |b| {
-            b.iter(|| {
-                generation += 1;
-                let states = if generation.is_multiple_of(2) {
-                    &input
-                } else {
-                    &other
-                };
-                renderer.get(generation, true, |out| out.clone_from(states))
-            })
-        });
-        // Account 0 keeps its snapshot and alternates its last success time:
-        // a refresh that found the same bots.
         let refreshed = {
             let mut v = input.clone();
             v[0].state.last_success_seconds = Some(1.79e9 + 60.0);
             v
         };
-        group.bench_function(BenchmarkId::new("render_one_refreshed", &id), |b| {
-            b.iter(|| {
-                generation += 1;
-                let states = if generation.is_multiple_of(2) {
-                    &input
-                } else {
-                    &refreshed
-                };
-                renderer.get(generation, true, |out| out.clone_from(states))
-            })
-        });
+        let mut generation = 0u64;
+        renderer.get(generation, true, |out| out.clone_from(&input));
+        for (name, variant) in [
+            ("render_one_changed", &changed),
+            ("render_one_refreshed", &refreshed),
+        ] {
+            group.bench_function(BenchmarkId::new(name, &id), |b| {
+                b.iter(|| {
+                    generation += 1;
+                    let states = if generation.is_multiple_of(2) {
+                        &input
+                    } else {
+                        variant
+                    };
+                    renderer.get(generation, true, |out| out.clone_from(states))
+                })
+            });
+        }
         group.bench_function(BenchmarkId::new("render_warm", &id), |b| {
             b.iter(|| renderer.get(generation, true, |_| unreachable!()))
         });
