@@ -39,6 +39,12 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// The header Prometheus sends with its scrape timeout.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
+/// The longest `account_id` or `bot_id` a probe accepts, in bytes. Chime IDs
+/// are 36-character UUIDs; the probe cache keeps up to 100,000 keys, and
+/// keys as long as a request line (hundreds of KB) would make that bound
+/// meaningless.
+pub const MAX_PROBE_ID_BYTES: usize = 256;
+
 /// Everything a request handler needs.
 #[derive(Debug)]
 pub struct App {
@@ -115,6 +121,14 @@ impl App {
                 "400: the account_id and bot_id parameters are required, e.g. /probe?account_id=A&bot_id=B\n",
             );
         };
+        if account_id.len() > MAX_PROBE_ID_BYTES || bot_id.len() > MAX_PROBE_ID_BYTES {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "400: account_id and bot_id are at most {MAX_PROBE_ID_BYTES} bytes (Chime IDs are UUIDs)\n"
+                ),
+            );
+        }
         // The account's own target if it is watched; otherwise the first.
         let target = match self
             .cache

@@ -119,18 +119,39 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
         m.text
     );
 
-    // Missing or blank parameters: 400 with a message.
+    // Missing, blank or overlong parameters: 400 with a message.
+    let long = "a".repeat(257);
+    let calls = fake.total_requests();
     for query in [
         "",
         "account_id=pa",
         "bot_id=x",
         "account_id=%20&bot_id=x",
         "account_id=pa&bot_id=",
+        &format!("account_id={long}&bot_id=x"),
+        &format!("account_id=pa&bot_id={long}"),
     ] {
         let r = probe(&exporter, query, &[]).await;
         assert_eq!(r.status, 400, "{query}");
         assert!(r.body.contains("account_id and bot_id"), "{query}");
     }
+    assert_eq!(
+        fake.total_requests(),
+        calls,
+        "a rejected probe calls nothing"
+    );
+    // 256 bytes is still a probe (of a bot that does not exist).
+    let r = probe(
+        &exporter,
+        &format!("account_id=pa&bot_id={}", &long[1..]),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        Metrics::parse(&r.body).get("chime_probe_success", &[]),
+        Some(0.0)
+    );
 
     // A hanging GetBot: the probe answers within the scraper's budget.
     fake.add_fault(FaultRule::new(Fault::Hang).operation("GetBot"));
