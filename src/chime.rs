@@ -712,16 +712,18 @@ pub struct ApiMetricsInterceptor {
     metrics: Arc<ApiMetrics>,
 }
 
+/// Every value of the `operation` label: the four operations this exporter
+/// calls, and `other`.
+pub const OPERATIONS: [&str; 5] = ["ListBots", "GetBot", "ListAccounts", "GetAccount", "other"];
+
 fn operation_name(cfg: &ConfigBag) -> &'static str {
-    // The label must stay bounded: map to the four operations this exporter
+    // The label must stay bounded: map to the operations this exporter
     // calls rather than passing through whatever the metadata says.
-    match cfg.load::<Metadata>().map(|m| m.name()) {
-        Some("ListBots") => "ListBots",
-        Some("GetBot") => "GetBot",
-        Some("ListAccounts") => "ListAccounts",
-        Some("GetAccount") => "GetAccount",
-        _ => "other",
-    }
+    let name = cfg.load::<Metadata>().map(|m| m.name());
+    OPERATIONS
+        .into_iter()
+        .find(|op| Some(*op) == name)
+        .unwrap_or("other")
 }
 
 /// The account id in a Chime request URI, percent-decoded; empty for

@@ -32,7 +32,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::bots::Bot;
 use crate::cache::AccountView;
-use crate::chime::ErrorKind;
+use crate::chime::{ErrorKind, OPERATIONS};
 
 /// The content type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -149,7 +149,7 @@ impl ApiMetrics {
         let new: HashSet<String> = accounts.into_iter().map(str::to_owned).collect();
         let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
         for gone in watched.difference(&new) {
-            for operation in ["ListBots", "GetBot", "GetAccount", "ListAccounts", "other"] {
+            for operation in OPERATIONS {
                 self.requests.remove(&ApiLabels {
                     operation,
                     account_id: gone.clone(),

@@ -130,6 +130,21 @@ fn split_families(text: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
     families
 }
 
+/// Brings `block` to `view`, keeping what still holds: everything when the
+/// view renders the same text, the bot families when only the account's own
+/// samples changed. Returns whether anything rendered was dropped.
+fn refit(block: &mut Block, view: AccountView) -> bool {
+    if same(&block.view, &view) {
+        return false;
+    }
+    if same_bots(&block.view, &view) {
+        block.update_account(view);
+    } else {
+        *block = Block::new(view);
+    }
+    true
+}
+
 /// Brings `blocks` in line with `views` (drained), keeping the blocks of
 /// accounts whose view is the same. Returns whether any block went.
 ///
@@ -138,42 +153,31 @@ fn split_families(text: &[u8]) -> Vec<(Range<usize>, Range<usize>)> {
 /// no allocation beyond the new block's (with a thousand accounts the block
 /// list is over 100 KB, and a new one per change churned the heap).
 fn update_blocks(blocks: &mut Vec<Block>, views: &mut Vec<AccountView>) -> bool {
-    let mut replaced = false;
     let same_accounts = blocks.len() == views.len()
         && blocks
             .iter()
             .zip(views.iter())
             .all(|(b, v)| b.view.account_id == v.account_id);
     if same_accounts {
-        for (block, view) in blocks.iter_mut().zip(views.drain(..)) {
-            if same(&block.view, &view) {
-                continue;
-            }
-            if same_bots(&block.view, &view) {
-                block.update_account(view);
-            } else {
-                *block = Block::new(view);
-            }
-            replaced = true;
-        }
-        return replaced;
+        return blocks
+            .iter_mut()
+            .zip(views.drain(..))
+            .fold(false, |replaced, (block, view)| {
+                refit(block, view) | replaced
+            });
     }
     let mut old: HashMap<Arc<str>, Block> = std::mem::take(blocks)
         .into_iter()
         .map(|b| (Arc::clone(&b.view.account_id), b))
         .collect();
+    let mut replaced = false;
     for view in views.drain(..) {
         let block = match old.remove(&view.account_id) {
-            Some(block) if same(&block.view, &view) => block,
-            Some(mut block) if same_bots(&block.view, &view) => {
-                block.update_account(view);
-                replaced = true;
+            Some(mut block) => {
+                replaced |= refit(&mut block, view);
                 block
             }
-            previous => {
-                replaced |= previous.is_some();
-                Block::new(view)
-            }
+            None => Block::new(view),
         };
         blocks.push(block);
     }
