@@ -15,11 +15,10 @@
 
 use std::sync::Arc;
 
-use chime_exporter::bots::{BotList, BotRecord};
-use chime_exporter::cache::{AccountState, AccountView, Snapshot};
-use chime_exporter::gzip::gzip;
-use chime_exporter::metrics::encode_accounts;
-use chime_exporter::render::AccountsRenderer;
+use chime_exporter::api::BotRecord;
+use chime_exporter::collect::{AccountState, AccountView, BotList, Snapshot};
+use chime_exporter::expose::gzip::gzip;
+use chime_exporter::expose::{encode_accounts, AccountsRenderer};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
@@ -59,13 +58,13 @@ fn bench(c: &mut Criterion) {
     for (accounts, bots) in [(100usize, 100usize), (1000, 100)] {
         let input = views(accounts, bots);
         let mut probe = String::new();
-        encode_accounts(input.clone(), false, &mut probe).expect("encode");
+        encode_accounts(&input, false, &mut probe);
         group.throughput(Throughput::Bytes(probe.len() as u64));
         let id = format!("{accounts}x{bots}");
         group.bench_with_input(BenchmarkId::new("encode", &id), &input, |b, input| {
             b.iter(|| {
                 let mut out = String::with_capacity(probe.len());
-                encode_accounts(input.clone(), false, &mut out).expect("encode");
+                encode_accounts(input, false, &mut out);
                 out
             })
         });

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chime_exporter::demo::{FakeAccount, FakeChime, Fault, FaultRule};
+use chime_exporter::fake::{FakeAccount, FakeChime, Fault, FaultRule};
 
 const ACCOUNTS: usize = 1000;
 const BOTS: usize = 120;

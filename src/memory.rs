@@ -9,8 +9,8 @@
 //! of 100,000 bots while the memory in use stayed flat (measured with
 //! `mallinfo2`: the growth was free space inside the heaps). `malloc_trim`
 //! hands back the pages that are wholly free; partly used ones stay. The
-//! rest is done by allocating less that lives long: see [`crate::bots`] and
-//! [`crate::render`], and the README's Performance section for the figures.
+//! rest is done by allocating less that lives long: see [`crate::collect::BotList`] and
+//! [`crate::expose::AccountsRenderer`], and the README's Performance section for the figures.
 //!
 //! It runs on its own thread, at most every [`INTERVAL`] and only after data
 //! was replaced ([`note_freed`]), so an idle exporter never walks its heap.

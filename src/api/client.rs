@@ -1,0 +1,350 @@
+//! The Chime API client: the official `aws-sdk-chime` with what an exporter
+//! needs on top of it, wired in [`ChimeApi::connect`]:
+//!
+//! * **Throttling is retried.** The SDK's default classifiers do not treat
+//!   Chime's `429 ThrottledClientException` as retryable; the
+//!   [`ThrottlingClassifier`] does, and the standard retry strategy backs off
+//!   (with jitter) inside `--chime.timeout`. Adaptive retry mode is
+//!   deliberately not used: it was measured to stall a single call for over
+//!   a minute.
+//! * **Every HTTP attempt is counted** (see [`super::telemetry`]) and goes
+//!   through the process-wide limits ([`ApiLimits`]).
+//! * **Listings are followed with a guard** ([`super::paginate`]).
+//! * **Secrets are dropped at the edge** ([`super::model`]).
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_chime::error::{ProvideErrorMetadata, SdkError};
+
+use super::error::{classify_sdk_error, error_chain, ApiError, ErrorKind};
+use super::interceptors::{ApiMetricsInterceptor, EmptyBodyGuard, ThrottlingClassifier};
+use super::limits::{default_https_client, ApiLimits, LimitedClient};
+use super::model::{bot_from_sdk, AccountInfo, Bot, BotRecord};
+use super::operation::Operation;
+use super::paginate::{paginate, PageError};
+use super::telemetry::ApiMetrics;
+
+/// The most `ListBots` pages followed for one account before giving up.
+/// At 99 bots a page that is 99,000 bots, far beyond any real Chime account;
+/// reaching it means the API is handing out tokens without end.
+pub const MAX_PAGES: usize = 1000;
+
+/// The most ListAccounts pages followed (200 accounts each).
+pub const MAX_ACCOUNT_PAGES: usize = 500;
+
+/// ListAccounts page size: the most the API allows.
+pub const ACCOUNTS_PAGE_SIZE: i32 = 200;
+
+/// How many attempts the SDK's standard retry strategy makes per operation
+/// (the first try included), all inside `--chime.timeout`.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Settings for [`ChimeApi::connect`].
+#[derive(Clone)]
+pub struct ApiSettings {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub max_results: i32,
+    pub timeout: Duration,
+    /// Assume this role (through STS) for the calls of this client.
+    pub role_arn: Option<String>,
+    /// The external id of the role, with `role_arn`.
+    pub external_id: Option<String>,
+    /// Static credentials instead of the default chain: only for `--demo`,
+    /// whose embedded fake API accepts anything signed.
+    pub static_credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for ApiSettings {
+    /// The external id and any static secret are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("max_results", &self.max_results)
+            .field("timeout", &self.timeout)
+            .field("role_arn", &self.role_arn)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "static_credentials",
+                &self.static_credentials.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A Chime API client with pagination, retry classification and metrics.
+#[derive(Debug, Clone)]
+pub struct ChimeApi {
+    client: aws_sdk_chime::Client,
+    metrics: Arc<ApiMetrics>,
+    limits: ApiLimits,
+    max_results: i32,
+}
+
+impl ChimeApi {
+    /// Builds the SDK client from aws-config's default chain (credentials,
+    /// `AWS_ENDPOINT_URL_CHIME`/`AWS_ENDPOINT_URL`, profiles), with the
+    /// region, endpoint override and timeout given.
+    /// `limits` is shared by every client of the process, so that all API
+    /// calls, whatever their target, go through one concurrency and one
+    /// rate limit.
+    pub async fn connect(
+        settings: &ApiSettings,
+        limits: &ApiLimits,
+        metrics: Arc<ApiMetrics>,
+    ) -> ChimeApi {
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
+            .build();
+        let retries = RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(settings.timeout / 4);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .timeout_config(timeouts)
+            .retry_config(retries);
+        if let Some((key, secret)) = &settings.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_chime::config::Credentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "chime-exporter-demo",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut builder = aws_sdk_chime::config::Builder::from(&shared);
+        // The endpoint override is Chime's alone: STS (for role_arn) keeps
+        // its own endpoint (or AWS_ENDPOINT_URL_STS).
+        if let Some(url) = &settings.endpoint_url {
+            builder = builder.endpoint_url(url.clone());
+        }
+        if let Some(role_arn) = &settings.role_arn {
+            // aws-config's assume-role provider caches the credentials and
+            // refreshes them before they expire.
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn.clone())
+                .session_name("chime-exporter")
+                .configure(&shared);
+            if let Some(external_id) = &settings.external_id {
+                provider = provider.external_id(external_id.clone());
+            }
+            builder = builder.credentials_provider(provider.build().await);
+        }
+        // aws-config leaves the HTTP client to the SDK's runtime plugin;
+        // take the same default explicitly so it can be wrapped.
+        let inner = shared.http_client().unwrap_or_else(default_https_client);
+        builder = builder.http_client(LimitedClient {
+            inner,
+            limits: limits.clone(),
+            metrics: metrics.clone(),
+        });
+        let config = builder
+            .retry_classifier(ThrottlingClassifier)
+            .interceptor(EmptyBodyGuard)
+            .interceptor(ApiMetricsInterceptor {
+                metrics: metrics.clone(),
+            })
+            .build();
+        ChimeApi {
+            client: aws_sdk_chime::Client::from_conf(config),
+            metrics,
+            limits: limits.clone(),
+            max_results: settings.max_results,
+        }
+    }
+
+    /// Every bot of `account_id`, handed to `take` one at a time as the
+    /// pages arrive (so the caller can pack them while each page is freed).
+    ///
+    /// Either every bot, or an error: a page that fails in the middle fails
+    /// the fetch, so a half list is never taken for the account's bots. An
+    /// error from `take` (the caller cannot keep the bots) fails it too.
+    pub async fn list_bots(
+        &self,
+        account_id: &str,
+        mut take: impl FnMut(Bot<'_>) -> Result<(), String>,
+    ) -> Result<(), ApiError> {
+        const OP: Operation = Operation::ListBots;
+        let result = paginate(
+            &self.limits,
+            MAX_PAGES,
+            |token| {
+                let request = self
+                    .client
+                    .list_bots()
+                    .account_id(account_id)
+                    .max_results(self.max_results)
+                    .set_next_token(token);
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| self.operation_failed(OP, account_id, e))
+                }
+            },
+            |page| {
+                page.bots()
+                    .iter()
+                    .try_for_each(|bot| take(bot_from_sdk(bot)))
+                    .map_err(|why| self.malformed(OP, account_id, &why))
+            },
+            |page| page.next_token(),
+        )
+        .await;
+        self.listing_result(OP, account_id, result)
+    }
+
+    /// One bot (GetBot).
+    pub async fn get_bot(&self, account_id: &str, bot_id: &str) -> Result<BotRecord, ApiError> {
+        let request = self.client.get_bot().account_id(account_id).bot_id(bot_id);
+        self.single(
+            Operation::GetBot,
+            account_id,
+            move || request.send(),
+            |out| out.bot().map(|bot| BotRecord::from(bot_from_sdk(bot))),
+        )
+        .await
+    }
+
+    /// One account (GetAccount).
+    pub async fn get_account(&self, account_id: &str) -> Result<AccountInfo, ApiError> {
+        let request = self.client.get_account().account_id(account_id);
+        self.single(
+            Operation::GetAccount,
+            account_id,
+            move || request.send(),
+            |out| out.account().map(AccountInfo::from_sdk),
+        )
+        .await
+    }
+
+    /// One operation that answers with one thing: sent inside the limits,
+    /// its error classified, and an answer without the thing refused.
+    async fn single<T, O, E, F>(
+        &self,
+        op: Operation,
+        account_id: &str,
+        send: impl FnOnce() -> F,
+        pick: impl FnOnce(&O) -> Option<T>,
+    ) -> Result<T, ApiError>
+    where
+        F: std::future::Future<Output = Result<O, SdkError<E>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let out = self
+            .limits
+            .run(send)
+            .await
+            .map_err(|e| self.operation_failed(op, account_id, e))?;
+        pick(&out)
+            .ok_or_else(|| self.malformed(op, account_id, &format!("the {op} answer is empty")))
+    }
+
+    /// Every account the credentials can see (ListAccounts, 200 a page),
+    /// optionally only those whose name starts with `name_prefix`.
+    pub async fn list_accounts(
+        &self,
+        name_prefix: Option<&str>,
+    ) -> Result<Vec<AccountInfo>, ApiError> {
+        const OP: Operation = Operation::ListAccounts;
+        let mut accounts = Vec::new();
+        let result = paginate(
+            &self.limits,
+            MAX_ACCOUNT_PAGES,
+            |token| {
+                let request = self
+                    .client
+                    .list_accounts()
+                    .max_results(ACCOUNTS_PAGE_SIZE)
+                    .set_name(name_prefix.map(str::to_owned))
+                    .set_next_token(token);
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| self.operation_failed(OP, "", e))
+                }
+            },
+            |page| {
+                accounts.extend(page.accounts().iter().map(AccountInfo::from_sdk));
+                Ok(())
+            },
+            |page| page.next_token(),
+        )
+        .await;
+        self.listing_result(OP, "", result).map(|()| accounts)
+    }
+
+    /// The end of a listing: a looping one is counted as a `pagination`
+    /// error (no attempt failed, so nothing else counted it).
+    fn listing_result(
+        &self,
+        op: Operation,
+        account_id: &str,
+        result: Result<(), PageError>,
+    ) -> Result<(), ApiError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(PageError::Api(err)) => Err(err),
+            Err(PageError::Looping(why)) => {
+                Err(self.counted(op, account_id, ErrorKind::Pagination, why))
+            }
+        }
+    }
+
+    /// An answer that parsed but cannot be used.
+    fn malformed(&self, op: Operation, account_id: &str, why: &str) -> ApiError {
+        self.counted(op, account_id, ErrorKind::Response, why)
+    }
+
+    /// A failure that no attempt reported, counted here.
+    fn counted(&self, op: Operation, account_id: &str, kind: ErrorKind, why: &str) -> ApiError {
+        self.metrics.error(op, account_id, kind);
+        ApiError {
+            operation: op,
+            kind,
+            message: why.to_owned(),
+        }
+    }
+
+    /// Turns an SDK error into an [`ApiError`]. Errors of individual HTTP
+    /// attempts were already counted by the interceptor; only an operation
+    /// timeout (which cancels the attempt before the interceptor sees its
+    /// end) is counted here.
+    fn operation_failed<E>(&self, op: Operation, account_id: &str, err: SdkError<E>) -> ApiError
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let kind = classify_sdk_error(&err);
+        if matches!(err, SdkError::TimeoutError(_)) {
+            self.metrics.error(op, account_id, kind);
+        }
+        let message = match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                format!(
+                    "HTTP {}: {}",
+                    service.raw().status().as_u16(),
+                    inner.message().unwrap_or("no message")
+                )
+            }
+            other => error_chain(other),
+        };
+        ApiError {
+            operation: op,
+            kind,
+            message,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The API client layer: everything that talks to the Chime API, and
+//! nothing that decides when to. Above `config`, below `collect`.
+//!
+//! * [`client`]: [`ChimeApi`], the SDK client and its four operations;
+//! * [`model`]: what is read out of the answers ([`Bot`], [`AccountInfo`]);
+//!   secrets are dropped here;
+//! * [`error`]: [`ErrorKind`] (the bounded `error` label) and the one
+//!   classifier of failures;
+//! * [`limits`]: [`ApiLimits`], the process-wide concurrency and rate limits;
+//! * [`interceptors`]: the retry classifier, the empty-body guard, the
+//!   attempt counter;
+//! * [`paginate`]: following `NextToken`, with a loop guard;
+//! * [`operation`]: which operation and account a request is, from its path;
+//! * [`telemetry`]: the counters of the calls ([`ApiMetrics`]).
+
+mod client;
+mod error;
+mod interceptors;
+mod limits;
+mod model;
+mod operation;
+mod paginate;
+mod telemetry;
+
+pub use client::{ApiSettings, ChimeApi, ACCOUNTS_PAGE_SIZE, MAX_ATTEMPTS, MAX_PAGES};
+pub use error::{ApiError, ErrorKind};
+pub use limits::ApiLimits;
+pub use model::{AccountInfo, Bot, BotRecord};
+pub use operation::{operation_of, percent_decode, Operation};
+pub use telemetry::{ApiFamilies, ApiMetrics};

@@ -1,0 +1,28 @@
+//! Configuration: the bottom layer. Everything the operator says — flags,
+//! the targets file, the web config file — is parsed and checked here, once,
+//! into plain values that the layers above take as they are.
+//!
+//! * [`settings`]: what the exporter runs with ([`Config`]);
+//! * [`flags`]: the command line ([`Cli`]) into a [`Config`];
+//! * [`file`]: `--config.file`, many targets in one exporter;
+//! * [`target`]: what a target is ([`TargetConfig`]), its account ids
+//!   ([`AccountId`]) and the defaults shared by flags and file;
+//! * [`web`]: `--web.config.file` (TLS, client certificates, basic auth,
+//!   headers), re-read while running;
+//! * [`values`]: the parsers flags and files share (durations, addresses).
+
+mod file;
+mod flags;
+mod settings;
+mod target;
+mod values;
+mod web;
+
+pub use file::{load as load_targets_file, parse as parse_targets_file, ConfigFileError};
+pub use flags::{parse_shard_index, Cli, DEMO_THROTTLE_RATIO};
+pub use settings::{Config, ConfigError, DemoSettings, LogFormat, LogLevel, Shard, WebSettings};
+pub use target::{
+    parse_account_ids, AccountId, TargetConfig, TargetDefaults, MAX_ACCOUNT_ID_BYTES,
+};
+pub use values::{parse_duration, parse_listen_address, DEFAULT_PORT};
+pub use web::{parse as parse_web_config, WebConfig, WebConfigError, WebConfigSource};

@@ -1,0 +1,94 @@
+//! What the exporter runs with, once flags and files are checked.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::target::{TargetConfig, TargetDefaults};
+use super::web::WebConfigSource;
+
+/// `--log.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// `--log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// A configuration value that cannot work, named by its flag.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid value for --{flag}: {problem}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub problem: String,
+}
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub listen_address: SocketAddr,
+    pub config: Arc<WebConfigSource>,
+    pub telemetry_path: String,
+    pub timeout_offset: Duration,
+    pub max_requests: usize,
+}
+
+/// The shape of the `--demo` data (generated accounts instead of the four
+/// named ones, latency, throttling), for benchmarks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    pub accounts: Option<usize>,
+    pub bots_per_account: usize,
+    pub latency: Duration,
+    pub throttle_ratio: f64,
+}
+
+/// This exporter's share of the accounts (`--shard.count`, `--shard.index`);
+/// which accounts that is, is decided in `collect::shard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub targets: Vec<TargetConfig>,
+    /// What a target of the config file takes unless it says otherwise;
+    /// kept for reloads.
+    pub target_defaults: TargetDefaults,
+    /// Set when the targets come from `--config.file` (reloadable); series
+    /// then carry `aws_account_id`.
+    pub config_file: Option<PathBuf>,
+    pub endpoint_url: Option<String>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub rate_limit: f64,
+    /// The first wait after a failed fetch; it doubles per consecutive
+    /// failure up to the cache TTL.
+    pub error_backoff: Duration,
+    pub web: WebSettings,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+    /// `--demo`: run against the embedded fake API.
+    pub demo: Option<DemoSettings>,
+    pub shard: Shard,
+}

@@ -1,0 +1,66 @@
+//! One scrape's exposition: the account families (shared chunks, rendered
+//! once per change of each account, see [`super::render`]) followed by the
+//! exporter's telemetry (encoded per scrape, its counters move), plain or
+//! as one gzip member made of pieces compressed once (see [`super::gzip`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::gzip::{self, CompressorPool};
+use super::render::AccountsRenderer;
+use super::telemetry::Telemetry;
+use super::text::write_eof;
+use crate::collect::BotCache;
+
+/// The body of one scrape, as lists of chunks to send in order.
+pub type Chunks = Vec<Arc<[Bytes]>>;
+
+/// Builds the exposition from the cache.
+#[derive(Debug)]
+pub struct Exposition {
+    cache: Arc<BotCache>,
+    telemetry: Telemetry,
+    renderer: AccountsRenderer,
+    compressors: CompressorPool,
+}
+
+impl Exposition {
+    /// `with_aws`: per-account series carry `aws_account_id` (targets from a
+    /// config file).
+    pub fn new(cache: Arc<BotCache>, telemetry: Telemetry, with_aws: bool) -> Exposition {
+        Exposition {
+            cache,
+            telemetry,
+            renderer: AccountsRenderer::new(with_aws),
+            compressors: CompressorPool::default(),
+        }
+    }
+
+    /// The exposition for one scrape. Accounts without data are waited for
+    /// up to `budget`; the others are served from their last snapshot.
+    pub async fn scrape(&self, budget: Duration, gzipped: bool) -> Chunks {
+        self.cache.prepare_scrape(budget).await;
+        let cache = &self.cache;
+        let accounts = self
+            .renderer
+            .get(cache.generation(), gzipped, |out| cache.states_into(out));
+        let mut telemetry = String::with_capacity(4096);
+        if self.telemetry.encode(&mut telemetry).is_err() {
+            tracing::error!("encoding exporter metrics failed");
+        }
+        write_eof(&mut telemetry);
+        if !gzipped {
+            return vec![accounts.chunks, Arc::from([Bytes::from(telemetry)])];
+        }
+        let telemetry = self.compressors.piece(telemetry.as_bytes());
+        let mut checksum = accounts.checksum;
+        checksum.push(&telemetry);
+        vec![
+            Arc::from([Bytes::from_static(&gzip::HEADER)]),
+            accounts.chunks,
+            Arc::from([telemetry.data, gzip::trailer(checksum)]),
+        ]
+    }
+}

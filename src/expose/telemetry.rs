@@ -1,0 +1,175 @@
+//! The exporter's own telemetry: everything that is not account data (API
+//! requests, errors and latency, cache use, build, shard). It lives in a
+//! `prometheus-client` registry, and is encoded at every scrape, since its
+//! counters move with every scrape. The counters themselves are owned by the
+//! layers that count ([`ApiMetrics`], [`CacheStats`]); this module only
+//! names and registers them.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::api::ApiMetrics;
+use crate::collect::CacheStats;
+use crate::config::Shard;
+
+/// Facts about this build, filled in by `build.rs`.
+pub mod build {
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+    pub const REVISION: &str = env!("CHIME_EXPORTER_REVISION");
+    pub const RUSTC_VERSION: &str = env!("CHIME_EXPORTER_RUSTC_VERSION");
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+    rustc_version: &'static str,
+}
+
+/// The registry of the exporter's own metrics.
+#[derive(Debug)]
+pub struct Telemetry {
+    registry: Registry,
+}
+
+impl Telemetry {
+    /// Registers the counters of `api` and `cache`, the build and the shard.
+    ///
+    /// (`prometheus-client` ends every help text with a period of its own,
+    /// so the texts here have none.)
+    pub fn new(api: &ApiMetrics, cache: &CacheStats, shard: Shard) -> Telemetry {
+        let mut registry = Registry::default();
+        let api = api.families();
+        registry.register(
+            "chime_api_requests",
+            "HTTP requests sent to the Chime API, each page and each retry counted",
+            api.requests,
+        );
+        registry.register(
+            "chime_api_errors",
+            "Failed Chime API requests, by AWS error code or failure kind (a bounded set)",
+            api.errors,
+        );
+        registry.register_with_unit(
+            "chime_api_request_duration",
+            "Duration of HTTP requests to the Chime API",
+            Unit::Seconds,
+            api.duration,
+        );
+        registry.register(
+            "chime_cache_requests",
+            "Per-account cache lookups made by scrapes",
+            cache.requests.clone(),
+        );
+        registry.register(
+            "chime_cache_hits",
+            "Per-account cache lookups answered without starting an API fetch",
+            cache.hits.clone(),
+        );
+        let build_info: Family<BuildLabels, Gauge> = Family::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: build::VERSION,
+                revision: build::REVISION,
+                rustc_version: build::RUSTC_VERSION,
+            })
+            .set(1);
+        registry.register(
+            "chime_exporter_build_info",
+            "A metric with a constant '1' value labeled by version, revision and rustc_version of chime_exporter",
+            build_info,
+        );
+        let shard_ordinal = Gauge::<i64>::default();
+        let shard_total = Gauge::<i64>::default();
+        shard_ordinal.set(i64::from(shard.index));
+        shard_total.set(i64::from(shard.count));
+        registry.register(
+            "chime_exporter_shard_ordinal",
+            "The shard of this exporter (--shard.index)",
+            shard_ordinal,
+        );
+        registry.register(
+            "chime_exporter_shards",
+            "The number of shards (--shard.count)",
+            shard_total,
+        );
+        Telemetry { registry }
+    }
+
+    /// Encodes the telemetry families (without the `# EOF` line).
+    pub fn encode(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_client::encoding::text::encode_registry(out, &self.registry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ErrorKind, Operation};
+
+    fn text(telemetry: &Telemetry) -> String {
+        let mut out = String::new();
+        telemetry.encode(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn help_texts_end_in_one_period() {
+        let api = ApiMetrics::default();
+        let telemetry = Telemetry::new(&api, &CacheStats::default(), Shard::default());
+        // Families without series print nothing: give each one.
+        api.request(Operation::ListBots, "");
+        api.error(Operation::ListBots, "", ErrorKind::Throttled);
+        api.observe_duration(Operation::ListBots, std::time::Duration::from_millis(5));
+        let t = text(&telemetry);
+        let helps: Vec<&str> = t.lines().filter(|l| l.starts_with("# HELP")).collect();
+        assert_eq!(helps.len(), 8, "{t}");
+        for help in helps {
+            assert!(help.ends_with('.') && !help.ends_with(".."), "{help}");
+        }
+    }
+
+    #[test]
+    fn only_watched_accounts_get_api_series_and_a_gone_one_stays_gone() {
+        let api = ApiMetrics::default();
+        let telemetry = Telemetry::new(&api, &CacheStats::default(), Shard::default());
+        api.set_watched(["a", "b"]);
+        api.request(Operation::ListBots, "a");
+        api.request(Operation::ListBots, "b");
+        api.error(Operation::ListBots, "b", ErrorKind::Throttled);
+        // Accounts from a query string: one series, whatever the number.
+        for i in 0..100 {
+            api.request(Operation::GetBot, &format!("stranger-{i}"));
+            api.error(
+                Operation::GetBot,
+                &format!("stranger-{i}"),
+                ErrorKind::NotFound,
+            );
+        }
+        let t = text(&telemetry);
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="a"} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="b"} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="GetBot",account_id=""} 100"#));
+        assert!(t.contains(
+            r#"chime_api_errors_total{operation="GetBot",account_id="",error="NotFoundException"} 100"#
+        ));
+        assert!(!t.contains("stranger"), "{t}");
+
+        // b goes: its series go with it, and a call still in flight for it
+        // is counted without its ID.
+        api.set_watched(["a"]);
+        api.request(Operation::ListBots, "b");
+        let t = text(&telemetry);
+        assert!(!t.contains(r#"account_id="b""#), "{t}");
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id=""} 1"#));
+        assert!(t.contains(r#"chime_api_requests_total{operation="ListBots",account_id="a"} 1"#));
+
+        // Watched again: counted from zero under its ID.
+        api.set_watched(["a", "b"]);
+        api.request(Operation::ListBots, "b");
+        assert!(text(&telemetry)
+            .contains(r#"chime_api_requests_total{operation="ListBots",account_id="b"} 1"#));
+    }
+}

@@ -1,0 +1,23 @@
+//! The HTTP layer: the exporter's face to scrapers and operators. The top
+//! layer below the wiring: it imports everything below it and nothing
+//! imports it but `startup`.
+//!
+//! * [`server`]: accepting connections, TLS, timeouts, graceful shutdown;
+//! * [`routes`]: the route table and the handlers ([`State`]);
+//! * [`auth`]: basic auth with a cache of verified credentials;
+//! * [`body`]: shared chunks as a response body;
+//! * [`request`]: what is read out of requests (budget, encodings, query);
+//! * [`landing`]: the page at `/`.
+
+mod auth;
+mod body;
+mod landing;
+mod request;
+mod routes;
+mod server;
+
+pub use auth::{parse_basic, Authenticator};
+pub use body::Body;
+pub use request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
+pub use routes::{route_of, Route, State, MAX_PROBE_ID_BYTES};
+pub use server::{serve, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};

@@ -1,0 +1,155 @@
+//! The wiring: builds every layer from the [`Config`], starts the background
+//! tasks, and serves until shutdown. The only place that knows all the
+//! layers, and the only place (besides tests) that reaches the fake API, for
+//! `--demo`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::api::{ApiLimits, ApiMetrics};
+use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
+use crate::config::{Config, DemoSettings};
+use crate::expose::{build, Exposition, Telemetry};
+use crate::fake::{Demo, DemoOptions};
+use crate::http::State;
+
+/// Why the exporter could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the demo API: {0}")]
+    Demo(std::io::Error),
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called (inside the runtime), not when the future is first polled, so a
+/// signal that arrives while the exporter starts is not lost.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn demo_options(settings: &DemoSettings) -> DemoOptions {
+    DemoOptions {
+        accounts: settings.accounts,
+        bots_per_account: settings.bots_per_account,
+        latency: settings.latency,
+        throttle_ratio: settings.throttle_ratio,
+        ..DemoOptions::default()
+    }
+}
+
+/// Runs the exporter until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
+    crate::memory::start_trimming();
+    let demo = match &config.demo {
+        Some(settings) => Some(
+            Demo::start(&demo_options(settings))
+                .await
+                .map_err(RunError::Demo)?,
+        ),
+        None => None,
+    };
+    let api_metrics = Arc::new(ApiMetrics::default());
+    let mut factory = TargetFactory {
+        endpoint_url: config.endpoint_url.clone(),
+        timeout: config.timeout,
+        error_backoff: config.error_backoff,
+        static_credentials: None,
+        limits: ApiLimits::new(config.concurrency, config.rate_limit),
+        metrics: Arc::clone(&api_metrics),
+    };
+    if let Some(demo) = &demo {
+        factory.endpoint_url = Some(demo.fake.url());
+        factory.static_credentials = Some(("DEMOACCESSKEY".into(), "demo-secret".into()));
+        tracing::info!(endpoint = %demo.fake.url(), "demo mode: serving generated data from an embedded fake Chime API");
+    }
+    // SIGHUP's default action ends the process: take it over first.
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let targets = factory.build_all(&config.targets).await;
+    let cache = BotCache::new(Arc::clone(&api_metrics));
+    let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard);
+    let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
+    let listener = TcpListener::bind(config.web.listen_address)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: config.web.listen_address,
+            source,
+        })?;
+    let local = listener.local_addr().unwrap_or(config.web.listen_address);
+    tracing::info!(
+        address = %local,
+        telemetry_path = %config.web.telemetry_path,
+        targets = config.targets.len(),
+        version = build::VERSION,
+        "listening"
+    );
+    tokio::spawn(Arc::clone(&discovery).run());
+    let with_aws = config.config_file.is_some();
+    let reloader = Arc::new(Reloader::new(
+        config.config_file.clone(),
+        config.target_defaults.clone(),
+        factory,
+        Arc::clone(&discovery),
+    ));
+    let state = Arc::new(State::new(
+        Arc::clone(&cache),
+        Exposition::new(cache, telemetry, with_aws),
+        Prober::new(discovery),
+        Arc::clone(&reloader),
+        config.web.clone(),
+        config.timeout,
+        with_aws,
+    ));
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Some(mut hup) = hangups else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Err(e) = reloader.reload().await {
+                tracing::error!(error = %e, "reload on SIGHUP failed; the previous configuration stays");
+            }
+        }
+    });
+    crate::http::serve(listener, state, shutdown)
+        .await
+        .map_err(RunError::Serve)?;
+    drop(demo);
+    Ok(())
+}
