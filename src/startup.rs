@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::api::{ApiLimits, ApiMetrics};
 use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
 use crate::config::{Config, DemoSettings};
-use crate::expose::{build, Exposition, Telemetry};
+use crate::expose::{build, Exposition, Sources, Telemetry};
 use crate::fake::{Demo, DemoOptions};
 use crate::http::State;
 
@@ -89,6 +89,7 @@ pub async fn run(
         endpoint_url: config.endpoint_url.clone(),
         timeout: config.timeout,
         error_backoff: config.error_backoff,
+        rate_limit: config.rate_limit,
         static_credentials: None,
         limits: ApiLimits::new(config.concurrency, config.rate_limit),
         metrics: Arc::clone(&api_metrics),
@@ -103,7 +104,6 @@ pub async fn run(
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
     let cache = BotCache::new(Arc::clone(&api_metrics));
-    let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard);
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
     let listener = TcpListener::bind(config.web.listen_address)
         .await
@@ -124,13 +124,19 @@ pub async fn run(
     let reloader = Arc::new(Reloader::new(
         config.config_file.clone(),
         config.target_defaults.clone(),
+        config.targets.clone(),
         factory,
         Arc::clone(&discovery),
     ));
+    let sources = Sources {
+        config: reloader.status(),
+        web_config: config.web.config.status(),
+    };
+    let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard, sources);
     let state = Arc::new(State::new(
         Arc::clone(&cache),
         Exposition::new(cache, telemetry, with_aws),
-        Prober::new(discovery),
+        Prober::new(discovery, config.probe),
         Arc::clone(&reloader),
         config.web.clone(),
         config.timeout,

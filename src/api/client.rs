@@ -27,6 +27,7 @@ use super::limits::{default_https_client, ApiLimits, LimitedClient};
 use super::model::{bot_from_sdk, AccountInfo, Bot, BotRecord};
 use super::operation::Operation;
 use super::paginate::{paginate, PageError};
+use super::retry::MAX_ATTEMPTS;
 use super::telemetry::ApiMetrics;
 
 /// The most `ListBots` pages followed for one account before giving up.
@@ -40,9 +41,11 @@ pub const MAX_ACCOUNT_PAGES: usize = 500;
 /// ListAccounts page size: the most the API allows.
 pub const ACCOUNTS_PAGE_SIZE: i32 = 200;
 
-/// How many attempts the SDK's standard retry strategy makes per operation
-/// (the first try included), all inside `--chime.timeout`.
-pub const MAX_ATTEMPTS: u32 = 3;
+/// The region every Chime API request is signed for. The Chime API is
+/// global: its one endpoint is in us-east-1 whatever the region of the
+/// caller, so with an endpoint override the SDK must not sign for
+/// `--chime.region`.
+pub const SIGNING_REGION: &str = "us-east-1";
 
 /// Settings for [`ChimeApi::connect`].
 #[derive(Clone)]
@@ -58,6 +61,10 @@ pub struct ApiSettings {
     /// Static credentials instead of the default chain: only for `--demo`,
     /// whose embedded fake API accepts anything signed.
     pub static_credentials: Option<(String, String)>,
+    /// The retry partition (one per target) and its quota
+    /// ([`retry_quota`]).
+    pub retry_partition: String,
+    pub retry_quota: usize,
 }
 
 impl std::fmt::Debug for ApiSettings {
@@ -77,6 +84,8 @@ impl std::fmt::Debug for ApiSettings {
                 "static_credentials",
                 &self.static_credentials.as_ref().map(|_| "<redacted>"),
             )
+            .field("retry_partition", &self.retry_partition)
+            .field("retry_quota", &self.retry_quota)
             .finish()
     }
 }
@@ -124,7 +133,21 @@ impl ChimeApi {
             ));
         }
         let shared = loader.load().await;
-        let mut builder = aws_sdk_chime::config::Builder::from(&shared);
+        let partition = aws_smithy_runtime::client::retries::RetryPartition::custom(format!(
+            "chime-exporter/{}",
+            settings.retry_partition
+        ))
+        .token_bucket(
+            aws_smithy_runtime::client::retries::TokenBucket::builder()
+                .capacity(settings.retry_quota)
+                .build(),
+        )
+        .build();
+        // `--chime.region` stays the region of the credential providers
+        // (STS for assumed roles); Chime itself is signed for us-east-1.
+        let mut builder = aws_sdk_chime::config::Builder::from(&shared)
+            .region(Region::new(SIGNING_REGION))
+            .retry_partition(partition);
         // The endpoint override is Chime's alone: STS (for role_arn) keeps
         // its own endpoint (or AWS_ENDPOINT_URL_STS).
         if let Some(url) = &settings.endpoint_url {
@@ -205,48 +228,38 @@ impl ChimeApi {
         self.listing_result(OP, account_id, result)
     }
 
-    /// One bot (GetBot).
+    /// One bot (GetBot), for a probe: behind every collection call (see
+    /// [`ApiLimits::run_probe`]).
     pub async fn get_bot(&self, account_id: &str, bot_id: &str) -> Result<BotRecord, ApiError> {
         let request = self.client.get_bot().account_id(account_id).bot_id(bot_id);
-        self.single(
-            Operation::GetBot,
-            account_id,
-            move || request.send(),
-            |out| out.bot().map(|bot| BotRecord::from(bot_from_sdk(bot))),
-        )
-        .await
+        let out = self.limits.run_probe(move || request.send()).await;
+        self.one(Operation::GetBot, account_id, out, |out| {
+            out.bot().map(|bot| BotRecord::from(bot_from_sdk(bot)))
+        })
     }
 
     /// One account (GetAccount).
     pub async fn get_account(&self, account_id: &str) -> Result<AccountInfo, ApiError> {
         let request = self.client.get_account().account_id(account_id);
-        self.single(
-            Operation::GetAccount,
-            account_id,
-            move || request.send(),
-            |out| out.account().map(AccountInfo::from_sdk),
-        )
-        .await
+        let out = self.limits.run(move || request.send()).await;
+        self.one(Operation::GetAccount, account_id, out, |out| {
+            out.account().map(AccountInfo::from_sdk)
+        })
     }
 
-    /// One operation that answers with one thing: sent inside the limits,
-    /// its error classified, and an answer without the thing refused.
-    async fn single<T, O, E, F>(
+    /// The answer of an operation that answers with one thing: its error
+    /// classified, and an answer without the thing refused.
+    fn one<T, O, E>(
         &self,
         op: Operation,
         account_id: &str,
-        send: impl FnOnce() -> F,
+        out: Result<O, SdkError<E>>,
         pick: impl FnOnce(&O) -> Option<T>,
     ) -> Result<T, ApiError>
     where
-        F: std::future::Future<Output = Result<O, SdkError<E>>>,
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        let out = self
-            .limits
-            .run(send)
-            .await
-            .map_err(|e| self.operation_failed(op, account_id, e))?;
+        let out = out.map_err(|e| self.operation_failed(op, account_id, e))?;
         pick(&out)
             .ok_or_else(|| self.malformed(op, account_id, &format!("the {op} answer is empty")))
     }

@@ -16,6 +16,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use super::error::{classify_attempt, header_error_type, ErrorKind};
 use super::operation::{operation_of, Operation};
+use super::retry::MAX_ATTEMPTS;
 use super::telemetry::ApiMetrics;
 
 type InterceptorResult = Result<(), aws_smithy_runtime_api::box_error::BoxError>;
@@ -137,6 +138,41 @@ impl Intercept for ApiMetricsInterceptor {
                 .unwrap_or_default();
             let kind = classify_attempt(err, context.response());
             self.metrics.error(op, &account_id, kind);
+        }
+        Ok(())
+    }
+
+    /// An operation that failed on an error the strategy retries, before
+    /// its last attempt and not by the operation timeout, was given up for
+    /// want of retry quota: never silently.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> InterceptorResult {
+        let Some(Err(err)) = context.output_or_error() else {
+            return Ok(());
+        };
+        let attempts = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map(|a| a.attempts())
+            .unwrap_or(MAX_ATTEMPTS);
+        let retryable = matches!(
+            classify_attempt(err, context.response()),
+            ErrorKind::Throttled
+                | ErrorKind::ServiceFailure
+                | ErrorKind::ServiceUnavailable
+                | ErrorKind::Http5xx
+                | ErrorKind::Connection
+        );
+        if retryable && attempts < MAX_ATTEMPTS && !err.is_timeout_error() {
+            tracing::warn!(
+                operation = %operation_name(cfg),
+                attempts,
+                "the retry quota is spent: an operation gave up before its last attempt"
+            );
+            self.metrics.retries_exhausted();
         }
         Ok(())
     }

@@ -8,7 +8,14 @@
 //! for their permits inside the SDK call, in the HTTP client wrapper
 //! ([`LimitedClient`]), which also counts and times every request as it
 //! goes out.
+//!
+//! Collection comes first: a probe's call ([`ApiLimits::run_probe`]) steps
+//! aside while any collection call waits for a slot or a permit, so that
+//! probes, which any client can ask for, never delay the refreshes of the
+//! watched accounts. (How many probe calls there are at all is bounded by
+//! the prober's own budget.)
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +25,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::operation::operation_of;
 use super::telemetry::ApiMetrics;
@@ -28,6 +35,50 @@ use super::telemetry::ApiMetrics;
 pub struct ApiLimits {
     slots: Arc<Semaphore>,
     rate: Arc<governor::DefaultDirectRateLimiter>,
+    queue: Arc<Queue>,
+}
+
+/// Collection calls waiting for a slot or a permit.
+#[derive(Debug, Default)]
+struct Queue {
+    collection_waiting: AtomicUsize,
+    /// Signalled when no collection call waits any more.
+    clear: Notify,
+}
+
+/// A collection call waiting (see [`Queue`]).
+struct Waiting<'a>(&'a Queue);
+
+impl<'a> Waiting<'a> {
+    fn new(queue: &'a Queue) -> Self {
+        queue.collection_waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(queue)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.0.collection_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.clear.notify_waiters();
+        }
+    }
+}
+
+impl Queue {
+    /// Waits until no collection call is waiting.
+    async fn clear(&self) {
+        loop {
+            let notified = self.clear.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between the check
+            // and the wait is not lost.
+            notified.as_mut().enable();
+            if self.collection_waiting.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl ApiLimits {
@@ -38,6 +89,7 @@ impl ApiLimits {
         ApiLimits {
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             rate: Arc::new(governor::RateLimiter::direct(quota)),
+            queue: Arc::default(),
         }
     }
 
@@ -59,6 +111,7 @@ impl ApiLimits {
     /// in the queue held its first page (and its old snapshot) meanwhile —
     /// 15 MB during a refresh wave of 1,000 accounts (found with heaptrack).
     pub async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let _waiting = Waiting::new(&self.queue);
         // The semaphore is never closed; were it, requests would go unlimited
         // by concurrency but still by rate.
         self.slots.acquire().await.ok()
@@ -74,8 +127,29 @@ impl ApiLimits {
         &self,
         operation: impl FnOnce() -> F,
     ) -> T {
+        {
+            let _waiting = Waiting::new(&self.queue);
+            self.rate.until_ready().await;
+        }
+        Box::pin(operation()).await
+    }
+
+    /// Runs one SDK operation for a probe: as [`ApiLimits::run`], but behind
+    /// every collection call that waits for a slot or a permit.
+    pub async fn run_probe<T, F: std::future::Future<Output = T>>(
+        &self,
+        operation: impl FnOnce() -> F,
+    ) -> T {
+        self.queue.clear().await;
+        let _slot = self.slots.acquire().await.ok();
+        self.queue.clear().await;
         self.rate.until_ready().await;
         Box::pin(operation()).await
+    }
+
+    /// Collection calls waiting now (for tests and the status page).
+    pub fn collection_waiting(&self) -> usize {
+        self.queue.collection_waiting.load(Ordering::Acquire)
     }
 }
 

@@ -10,6 +10,7 @@
 //! * [`interceptors`]: the retry classifier, the empty-body guard, the
 //!   attempt counter;
 //! * [`paginate`]: following `NextToken`, with a loop guard;
+//! * [`retry`]: attempts per operation and the retry quota;
 //! * [`operation`]: which operation and account a request is, from its path;
 //! * [`telemetry`]: the counters of the calls ([`ApiMetrics`]).
 
@@ -20,11 +21,13 @@ mod limits;
 mod model;
 mod operation;
 mod paginate;
+mod retry;
 mod telemetry;
 
-pub use client::{ApiSettings, ChimeApi, ACCOUNTS_PAGE_SIZE, MAX_ATTEMPTS, MAX_PAGES};
+pub use client::{ApiSettings, ChimeApi, ACCOUNTS_PAGE_SIZE, MAX_PAGES, SIGNING_REGION};
 pub use error::{ApiError, ErrorKind};
 pub use limits::ApiLimits;
 pub use model::{AccountInfo, Bot, BotRecord};
 pub use operation::{operation_of, percent_decode, Operation};
+pub use retry::{retry_quota, MAX_ATTEMPTS};
 pub use telemetry::{ApiFamilies, ApiMetrics};

@@ -49,6 +49,7 @@ pub struct ApiFamilies {
     pub requests: Family<ApiLabels, Counter>,
     pub errors: Family<ApiErrorLabels, Counter>,
     pub duration: HistogramFamily,
+    pub retries_exhausted: Counter,
 }
 
 /// Counters of the API calls, shared by the SDK interceptor and the client.
@@ -63,6 +64,9 @@ pub struct ApiMetrics {
     requests: Family<ApiLabels, Counter>,
     errors: Family<ApiErrorLabels, Counter>,
     duration: HistogramFamily,
+    /// Operations that ended on a retryable error before their last
+    /// attempt: the SDK's retry quota was spent.
+    retries_exhausted: Counter,
     /// The watched accounts. Counting holds the read lock until the counter
     /// is incremented, and `set_watched` removes series under the write
     /// lock, so a series removed with its account is never made again by a
@@ -76,6 +80,7 @@ impl Default for ApiMetrics {
             requests: Family::default(),
             errors: Family::default(),
             duration: HistogramFamily::new_with_constructor(new_duration_histogram),
+            retries_exhausted: Counter::default(),
             watched: RwLock::new(HashSet::new()),
         }
     }
@@ -88,7 +93,14 @@ impl ApiMetrics {
             requests: self.requests.clone(),
             errors: self.errors.clone(),
             duration: self.duration.clone(),
+            retries_exhausted: self.retries_exhausted.clone(),
         }
+    }
+
+    /// An operation ended without the retries it would have had, because
+    /// the retry quota was spent.
+    pub fn retries_exhausted(&self) {
+        self.retries_exhausted.inc();
     }
 
     /// `account_id` if it is watched, otherwise empty; with the lock held.

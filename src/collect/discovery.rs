@@ -8,6 +8,11 @@
 //! ListAccounts keeps the accounts that target discovered before; a failed
 //! GetAccount keeps what was known of the account. Accounts that are no
 //! longer found stop being exported, and their cache entries go.
+//!
+//! A round that failed is tried again after `--chime.error-backoff`,
+//! doubling with each failed round up to the discovery TTL: an error that
+//! does not heal by itself (a policy without `chime:ListAccounts`) costs a
+//! call per discovery TTL, not one every few seconds for ever.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -16,7 +21,7 @@ use tokio::sync::Notify;
 
 use super::cache::BotCache;
 use super::shard::owns;
-use super::target::{Target, Watched};
+use super::target::{CacheSettings, Target, Watched};
 use crate::config::Shard;
 
 /// The discovery loop and the targets it works on.
@@ -79,27 +84,41 @@ impl Discovery {
             tokio::spawn(async move { cache.warm_up().await });
         }
         let mut first = true;
+        let mut failed_rounds = 0u32;
         loop {
             let complete = self.discover_once().await;
+            failed_rounds = if complete {
+                0
+            } else {
+                failed_rounds.saturating_add(1)
+            };
             if first {
                 // Joins the fetches started above; starts the discovered ones.
                 self.cache.warm_up().await;
                 self.cache.mark_ready();
                 first = false;
             }
-            let ttl = self
-                .targets()
+            let targets = self.targets();
+            let ttl = targets
                 .iter()
                 .map(|t| t.config.discovery_ttl)
                 .min()
                 .unwrap_or(Duration::from_secs(900));
-            // A failed lookup is tried again soon, not after a whole TTL.
-            let ttl = if complete {
-                ttl
+            let wait = if complete {
+                ttl + ttl.mul_f64(fastrand::f64() * 0.1)
             } else {
-                ttl.min(Duration::from_secs(10))
+                let backoff_min = targets
+                    .iter()
+                    .map(|t| t.settings.backoff_min)
+                    .min()
+                    .unwrap_or(Duration::from_secs(10));
+                CacheSettings {
+                    ttl,
+                    backoff_min: backoff_min.min(ttl),
+                    backoff_max: ttl,
+                }
+                .backoff(failed_rounds)
             };
-            let wait = ttl + ttl.mul_f64(fastrand::f64() * 0.1);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}

@@ -25,6 +25,6 @@ pub use bots::{BotList, BotListBuilder, TooLarge};
 pub use cache::{AccountState, AccountView, BotCache, CacheStats, Snapshot};
 pub use discovery::Discovery;
 pub use probe::{ProbeOutcome, ProbeRefused, ProbeResult, Prober};
-pub use reload::{ReloadError, Reloader};
+pub use reload::{ReloadError, Reloaded, Reloader};
 pub use shard::{owner as shard_owner, owns as shard_owns};
 pub use target::{CacheSettings, Target, TargetFactory, Watched};

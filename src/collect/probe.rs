@@ -1,25 +1,41 @@
 //! `/probe?account_id=A&bot_id=B`: one bot, on demand, through GetBot: the
 //! Prometheus multi-target pattern (as blackbox_exporter and snmp_exporter
 //! do), so a list of critical bots can be probed from Prometheus's own
-//! target list.
+//! target list. (Its exposition is built in `expose::probe`.)
 //!
-//! GetBot answers go through their own moka cache (a success for the
-//! account's cache TTL, a failure for the error backoff), with concurrent
-//! probes of one bot sharing one call. A failed probe is a 200 with
-//! `chime_probe_success 0`, the error counted in `chime_api_errors_total`
-//! (under the account's ID only if it is watched: see `ApiMetrics`).
-//! A probe answers within the scraper's budget. (Its exposition is built in
-//! `expose::probe`.)
+//! Anyone who can reach the exporter can ask for a probe, so a probe is
+//! bounded before it costs anything:
+//!
+//! * **Scope.** Only accounts this exporter watches are probed, through
+//!   their own target's credentials; another account is refused without an
+//!   API call ([`ProbeRefused::NotWatched`]) unless the operator allowed it
+//!   (`--probe.allow-unwatched-accounts`: then through the first target).
+//! * **Budget.** At most `--probe.concurrency` distinct GetBot calls are in
+//!   flight or waiting at once. A probe of a bot whose call is already
+//!   running waits for that call and costs nothing; a probe that would need
+//!   a new call when the budget is spent is refused at once
+//!   ([`ProbeRefused::Busy`]) rather than queued.
+//! * **Priority.** A probe's call steps aside for every collection call
+//!   that waits for the API limits (`ApiLimits::run_probe`), so probes never
+//!   delay the watched accounts' refreshes.
+//!
+//! GetBot answers are cached (a success for the account's cache TTL, a
+//! failure for the error backoff). A failed probe is a 200 with
+//! `chime_probe_success 0`, the error counted in `chime_api_errors_total`.
+//! A probe answers within the scraper's budget.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use moka::Expiry;
+use tokio::sync::{watch, Semaphore};
 
 use super::discovery::Discovery;
 use super::target::Target;
 use crate::api::{BotRecord, ErrorKind};
+use crate::config::ProbeSettings;
 
 /// The answer of one GetBot, as cached.
 #[derive(Debug, Clone)]
@@ -29,12 +45,17 @@ pub struct ProbeOutcome {
     lifetime: Duration,
 }
 
+type Key = (String, String);
+
+/// The answer of a call in flight, once it comes.
+type Answer = watch::Receiver<Option<Arc<ProbeOutcome>>>;
+
 struct ProbeExpiry;
 
-impl Expiry<(String, String), Arc<ProbeOutcome>> for ProbeExpiry {
+impl Expiry<Key, Arc<ProbeOutcome>> for ProbeExpiry {
     fn expire_after_create(
         &self,
-        _: &(String, String),
+        _: &Key,
         value: &Arc<ProbeOutcome>,
         _: std::time::Instant,
     ) -> Option<Duration> {
@@ -42,16 +63,21 @@ impl Expiry<(String, String), Arc<ProbeOutcome>> for ProbeExpiry {
     }
 }
 
-/// The probe cache, and the targets probes go through.
+/// The probe cache, the calls in flight, and the targets probes go through.
 #[derive(Debug)]
 pub struct Prober {
-    cache: Cache<(String, String), Arc<ProbeOutcome>>,
+    cache: Cache<Key, Arc<ProbeOutcome>>,
+    /// Calls in flight, by bot: later probes of the same bot wait on them.
+    running: Arc<Mutex<HashMap<Key, Answer>>>,
+    budget: Arc<Semaphore>,
+    settings: ProbeSettings,
     discovery: Arc<Discovery>,
 }
 
 /// What one probe found, ready to render.
 #[derive(Debug)]
 pub struct ProbeResult {
+    /// `None` when the call did not answer within the budget.
     pub outcome: Option<Arc<ProbeOutcome>>,
     pub duration: Duration,
     /// The AWS account that owns the Chime account, when known.
@@ -65,40 +91,56 @@ impl ProbeResult {
     }
 }
 
-/// Why a probe could not be made at all.
+/// Why a probe was not made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeRefused {
     /// No target is configured to probe through.
     NoTarget,
+    /// The account is not watched, and probing others is not allowed.
+    NotWatched,
+    /// The budget of GetBot calls is spent; try again shortly.
+    Busy,
 }
 
 impl Prober {
-    pub fn new(discovery: Arc<Discovery>) -> Prober {
+    pub fn new(discovery: Arc<Discovery>, settings: ProbeSettings) -> Prober {
         Prober {
             cache: Cache::builder()
                 .name("chime-getbot")
                 .max_capacity(100_000)
                 .expire_after(ProbeExpiry)
                 .build(),
+            running: Arc::default(),
+            budget: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
             discovery,
         }
     }
 
-    /// The target a probe of `account_id` goes through: the account's own if
-    /// it is watched (with what is known of its AWS account), otherwise the
-    /// first target.
-    fn target_for(&self, account_id: &str) -> Option<(Arc<Target>, Option<Arc<str>>)> {
+    /// The target a probe of `account_id` goes through, with what is known
+    /// of its AWS account (see the module documentation).
+    fn target_for(
+        &self,
+        account_id: &str,
+    ) -> Result<(Arc<Target>, Option<Arc<str>>), ProbeRefused> {
         if let Some(watched) = self.discovery.cache().lookup(account_id) {
             let aws = watched.aws_account_id_shared();
-            return Some((watched.target, aws));
+            return Ok((watched.target, aws));
         }
-        let first = self.discovery.targets().into_iter().next()?;
+        if !self.settings.allow_unwatched {
+            return Err(ProbeRefused::NotWatched);
+        }
+        let first = self
+            .discovery
+            .targets()
+            .into_iter()
+            .next()
+            .ok_or(ProbeRefused::NoTarget)?;
         let aws = first.config.role_aws_account().map(Arc::from);
-        Some((first, aws))
+        Ok((first, aws))
     }
 
-    /// Probes one bot, waiting at most `budget`. A success is reused for the
-    /// target's cache TTL, a failure for its error backoff.
+    /// Probes one bot, waiting at most `budget` for its answer.
     pub async fn probe(
         &self,
         account_id: &str,
@@ -106,50 +148,74 @@ impl Prober {
         budget: Duration,
     ) -> Result<ProbeResult, ProbeRefused> {
         let started = Instant::now();
-        let (target, aws_account_id) = self.target_for(account_id).ok_or(ProbeRefused::NoTarget)?;
+        let (target, aws_account_id) = self.target_for(account_id)?;
+        let key = (account_id.to_owned(), bot_id.to_owned());
+        let done = |outcome| ProbeResult {
+            outcome,
+            duration: started.elapsed(),
+            aws_account_id: aws_account_id.clone(),
+        };
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(done(Some(hit)));
+        }
+        let mut answer = self.call(target, key)?;
+        let outcome = tokio::time::timeout(budget, async {
+            answer
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|o| o.clone())
+        })
+        .await
+        .ok()
+        .flatten();
+        Ok(done(outcome))
+    }
+
+    /// The GetBot call for `key`: the one already running, or a new one if
+    /// the budget allows.
+    fn call(&self, target: Arc<Target>, key: Key) -> Result<Answer, ProbeRefused> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(answer) = running.get(&key) {
+            return Ok(answer.clone());
+        }
+        let permit = Arc::clone(&self.budget)
+            .try_acquire_owned()
+            .map_err(|_| ProbeRefused::Busy)?;
+        let (tx, rx) = watch::channel(None);
+        running.insert(key.clone(), rx.clone());
+        drop(running);
+        // In its own task: a probe that runs out of budget does not cancel
+        // the call other probes of the same bot wait for.
+        let cache = self.cache.clone();
         let (api, ttl, backoff) = (
             target.api.clone(),
             target.settings.ttl,
             target.settings.backoff_min,
         );
-        let key = (account_id.to_owned(), bot_id.to_owned());
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(ProbeResult {
-                outcome: Some(hit),
-                duration: started.elapsed(),
-                aws_account_id,
+        let running = Arc::clone(&self.running);
+        tokio::spawn(async move {
+            let (account, bot) = &key;
+            let outcome = Arc::new(match api.get_bot(account, bot).await {
+                Ok(found) => ProbeOutcome {
+                    bot: Some(found),
+                    error: None,
+                    lifetime: ttl,
+                },
+                Err(err) => ProbeOutcome {
+                    bot: None,
+                    error: Some(err.kind),
+                    lifetime: backoff,
+                },
             });
-        }
-        // In its own task: a probe that runs out of budget does not cancel
-        // the call other probes of the same bot wait for.
-        let cache = self.cache.clone();
-        let (account, bot) = key.clone();
-        let call = tokio::spawn(async move {
-            cache
-                .get_with(key, async move {
-                    Arc::new(match api.get_bot(&account, &bot).await {
-                        Ok(found) => ProbeOutcome {
-                            bot: Some(found),
-                            error: None,
-                            lifetime: ttl,
-                        },
-                        Err(err) => ProbeOutcome {
-                            bot: None,
-                            error: Some(err.kind),
-                            lifetime: backoff,
-                        },
-                    })
-                })
-                .await
+            cache.insert(key.clone(), Arc::clone(&outcome)).await;
+            running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            drop(permit);
+            let _ = tx.send(Some(outcome));
         });
-        let outcome = tokio::time::timeout(budget, call)
-            .await
-            .ok()
-            .and_then(Result::ok);
-        Ok(ProbeResult {
-            outcome,
-            duration: started.elapsed(),
-            aws_account_id,
-        })
+        Ok(rx)
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use super::discovery::Discovery;
 use super::target::TargetFactory;
-use crate::config::{load_targets_file, ConfigFileError, TargetDefaults};
+use crate::config::{
+    load_targets_file, ConfigFileError, ReloadStatus, TargetConfig, TargetDefaults,
+};
 
 /// Why a reload did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,15 @@ pub enum ReloadError {
     Invalid(#[from] ConfigFileError),
 }
 
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    /// New targets, this many.
+    Changed(usize),
+    /// The file says what it said: nothing was rebuilt.
+    Unchanged,
+}
+
 /// Reloads the targets file; one reload at a time.
 #[derive(Debug)]
 pub struct Reloader {
@@ -25,13 +36,18 @@ pub struct Reloader {
     defaults: TargetDefaults,
     factory: TargetFactory,
     discovery: Arc<Discovery>,
-    one_at_a_time: tokio::sync::Mutex<()>,
+    /// The targets in force, as configured; held during a reload, so
+    /// reloads run one at a time.
+    current: tokio::sync::Mutex<Vec<TargetConfig>>,
+    status: Arc<ReloadStatus>,
 }
 
 impl Reloader {
+    /// `targets` are the ones in force at start.
     pub fn new(
         path: Option<PathBuf>,
         defaults: TargetDefaults,
+        targets: Vec<TargetConfig>,
         factory: TargetFactory,
         discovery: Arc<Discovery>,
     ) -> Reloader {
@@ -40,8 +56,14 @@ impl Reloader {
             defaults,
             factory,
             discovery,
-            one_at_a_time: tokio::sync::Mutex::new(()),
+            current: tokio::sync::Mutex::new(targets),
+            status: Arc::default(),
         }
+    }
+
+    /// The state of the last reload (a success at start).
+    pub fn status(&self) -> Arc<ReloadStatus> {
+        Arc::clone(&self.status)
     }
 
     /// Whether there is a file to reload.
@@ -49,18 +71,26 @@ impl Reloader {
         self.path.is_some()
     }
 
-    /// Reads the file again and switches to its targets; the number of
-    /// targets on success.
-    pub async fn reload(&self) -> Result<usize, ReloadError> {
+    /// Reads the file again and switches to its targets, unless they are
+    /// the ones in force: then nothing is rebuilt (no new SDK clients, no
+    /// new AssumeRole, no discovery).
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let Some(path) = &self.path else {
             return Err(ReloadError::NoFile);
         };
-        let _one_at_a_time = self.one_at_a_time.lock().await;
-        let configs = load_targets_file(path, &self.defaults)?;
+        let mut current = self.current.lock().await;
+        let configs = load_targets_file(path, &self.defaults);
+        self.status.set(configs.is_ok());
+        let configs = configs?;
+        if configs == *current {
+            tracing::info!(file = %path.display(), "configuration unchanged");
+            return Ok(Reloaded::Unchanged);
+        }
         let targets = self.factory.build_all(&configs).await;
         let count = targets.len();
         self.discovery.replace_targets(targets);
+        *current = configs;
         tracing::info!(file = %path.display(), targets = count, "configuration reloaded");
-        Ok(count)
+        Ok(Reloaded::Changed(count))
     }
 }

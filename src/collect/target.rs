@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{AccountInfo, ApiLimits, ApiMetrics, ApiSettings, ChimeApi};
+use crate::api::{retry_quota, AccountInfo, ApiLimits, ApiMetrics, ApiSettings, ChimeApi};
 use crate::config::{AccountId, TargetConfig};
 
 /// How often an account's bots are fetched, and how a failure backs off.
@@ -52,6 +52,8 @@ pub struct TargetFactory {
     pub endpoint_url: Option<String>,
     pub timeout: Duration,
     pub error_backoff: Duration,
+    /// `--chime.rate-limit`, which sizes each target's retry quota.
+    pub rate_limit: f64,
     pub static_credentials: Option<(String, String)>,
     pub limits: ApiLimits,
     pub metrics: Arc<ApiMetrics>,
@@ -67,6 +69,8 @@ impl TargetFactory {
             role_arn: config.role_arn.clone(),
             external_id: config.external_id.clone(),
             static_credentials: self.static_credentials.clone(),
+            retry_partition: config.name.clone(),
+            retry_quota: retry_quota(self.rate_limit),
         };
         let api = ChimeApi::connect(&settings, &self.limits, Arc::clone(&self.metrics)).await;
         Arc::new(Target {

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::settings::{Config, ConfigError, DemoSettings, LogFormat, LogLevel, Shard, WebSettings};
+use super::settings::{
+    Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
+};
 use super::target::{parse_account_ids, TargetConfig, TargetDefaults};
 use super::values::{
     parse_duration, parse_listen_address, parse_positive_duration, parse_rate, parse_telemetry_path,
@@ -201,6 +203,43 @@ pub struct Cli {
         value_name = "N"
     )]
     pub max_requests: usize,
+
+    /// Maximum number of open HTTP connections; more are answered 503 and
+    /// closed.
+    #[arg(
+        long = "web.max-connections",
+        env = "CHIME_EXPORTER_WEB_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+        value_name = "N"
+    )]
+    pub max_connections: u32,
+
+    /// Enable POST /-/reload over HTTP (SIGHUP always reloads).
+    #[arg(
+        long = "web.enable-lifecycle",
+        env = "CHIME_EXPORTER_WEB_ENABLE_LIFECYCLE"
+    )]
+    pub enable_lifecycle: bool,
+
+    /// GetBot calls that probes may have in flight at once; a probe that
+    /// needs another call is refused with a 503.
+    #[arg(
+        long = "probe.concurrency",
+        env = "CHIME_EXPORTER_PROBE_CONCURRENCY",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..=64),
+        value_name = "N"
+    )]
+    pub probe_concurrency: u16,
+
+    /// Allow /probe of accounts this exporter does not watch (through the
+    /// first target's credentials). Off: only watched accounts.
+    #[arg(
+        long = "probe.allow-unwatched-accounts",
+        env = "CHIME_EXPORTER_PROBE_ALLOW_UNWATCHED_ACCOUNTS"
+    )]
+    pub probe_allow_unwatched: bool,
 
     /// Only log messages with the given severity or above.
     #[arg(
@@ -430,6 +469,12 @@ impl Cli {
                 telemetry_path: self.telemetry_path,
                 timeout_offset: self.timeout_offset,
                 max_requests: self.max_requests,
+                max_connections: self.max_connections as usize,
+                enable_lifecycle: self.enable_lifecycle,
+            },
+            probe: ProbeSettings {
+                concurrency: usize::from(self.probe_concurrency),
+                allow_unwatched: self.probe_allow_unwatched,
             },
             log_level: self.log_level,
             log_format: self.log_format,

@@ -42,6 +42,21 @@ pub struct WebSettings {
     pub telemetry_path: String,
     pub timeout_offset: Duration,
     pub max_requests: usize,
+    /// Connections open at once; more are refused.
+    pub max_connections: usize,
+    /// `POST /-/reload` answers (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
+}
+
+/// How `/probe` may reach the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeSettings {
+    /// Distinct GetBot calls in flight or waiting at once
+    /// (`--probe.concurrency`).
+    pub concurrency: usize,
+    /// Probe accounts this exporter does not watch, through the first
+    /// target's credentials (`--probe.allow-unwatched-accounts`).
+    pub allow_unwatched: bool,
 }
 
 /// The shape of the `--demo` data (generated accounts instead of the four
@@ -86,6 +101,7 @@ pub struct Config {
     /// failure up to the cache TTL.
     pub error_backoff: Duration,
     pub web: WebSettings,
+    pub probe: ProbeSettings,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     /// `--demo`: run against the embedded fake API.

@@ -19,9 +19,21 @@
 //!
 //! As in the toolkit, the file (and the certificate files it names) is read
 //! again for every new connection, so rotated certificates are picked up
-//! without a restart. Reading is cheap; parsing and building the TLS
-//! configuration only happen when the bytes changed. A file that became
-//! invalid is logged and the last good configuration stays in force.
+//! without a restart; and it is looked at (its size and times) for every
+//! request, so a user removed from the file is refused on the next request
+//! of a connection already open. Parsing and building the TLS configuration
+//! only happen when the bytes changed.
+//!
+//! **It can only get stricter while running.** Plain HTTP or TLS is decided
+//! at start. A change that would remove TLS (or add it), weaken
+//! client-certificate verification, or remove every basic-auth user — an
+//! empty or truncated file, as a non-atomic save leaves it for a moment,
+//! included — is refused: the last good configuration stays, the refusal
+//! is logged, and `chime_exporter_web_config_last_reload_successful` goes
+//! to 0. Ordinary changes (rotated certificates, a user added or removed
+//! while others remain, stricter settings) apply. A file that is missing,
+//! unreadable or invalid is logged when that state begins, not for every
+//! connection.
 //!
 //! TLS is rustls: TLS 1.2 and 1.3 only, its own cipher-suite and curve
 //! choices (`cipher_suites`, `curve_preferences` and
@@ -32,7 +44,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
 use rustls::pki_types::pem::PemObject;
@@ -80,18 +94,73 @@ struct HttpFormat {
     headers: Option<BTreeMap<String, String>>,
 }
 
+/// How client certificates are checked, weakest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClientAuth {
+    #[default]
+    NoClientCert,
+    VerifyClientCertIfGiven,
+    RequireAndVerifyClientCert,
+}
+
+/// The response headers the exporter-toolkit allows.
+pub const ALLOWED_HEADERS: [&str; 5] = [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "X-XSS-Protection",
+    "Content-Security-Policy",
+];
+
 /// A loaded, validated web config.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct WebConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub client_auth: ClientAuth,
     /// user → bcrypt hash.
     pub users: HashMap<String, String>,
+    /// The highest bcrypt cost among the users: unknown users are checked
+    /// against a hash of the same cost, so they take as long.
+    pub max_cost: u32,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    /// User names, never their hashes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut users: Vec<&String> = self.users.keys().collect();
+        users.sort();
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("client_auth", &self.client_auth)
+            .field("users", &users)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl WebConfig {
     pub fn requires_auth(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    /// Why `self` may not replace `current` while running, if it may not
+    /// (see the module documentation).
+    pub fn weakens(&self, current: &WebConfig) -> Option<&'static str> {
+        if self.tls.is_some() != current.tls.is_some() {
+            return Some(if current.tls.is_some() {
+                "it would turn TLS off (plain or TLS is decided at start)"
+            } else {
+                "it would turn TLS on (plain or TLS is decided at start)"
+            });
+        }
+        if self.client_auth < current.client_auth {
+            return Some("it would weaken client certificate verification");
+        }
+        if current.requires_auth() && !self.requires_auth() {
+            return Some("it would remove every basic auth user");
+        }
+        None
     }
 }
 
@@ -157,6 +226,15 @@ fn tls_versions(
     Ok(versions)
 }
 
+/// The client certificate policy a `client_auth_type` names.
+fn client_auth(tls: &TlsFormat) -> ClientAuth {
+    match tls.client_auth_type.as_deref() {
+        Some("RequireAndVerifyClientCert") => ClientAuth::RequireAndVerifyClientCert,
+        Some("VerifyClientCertIfGiven") => ClientAuth::VerifyClientCertIfGiven,
+        _ => ClientAuth::NoClientCert,
+    }
+}
+
 fn build_tls(path: &Path, tls: &TlsFormat) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
     let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) else {
         return Err(err(
@@ -201,7 +279,15 @@ fn build_tls(path: &Path, tls: &TlsFormat) -> Result<Arc<rustls::ServerConfig>, 
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| err(path, format!("tls_server_config: {e}")))?;
-    let auth = tls.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    let auth = tls.client_auth_type.as_deref().unwrap_or("");
+    if auth.is_empty() && tls.client_ca_file.is_some() {
+        // As the exporter-toolkit: a CA without a policy would silently
+        // mean "no client certificates".
+        return Err(err(
+            path,
+            "tls_server_config: client_ca_file is set without client_auth_type (RequireAndVerifyClientCert or VerifyClientCertIfGiven)",
+        ));
+    }
     let builder = match auth {
         "" | "NoClientCert" => builder.with_no_client_auth(),
         "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
@@ -265,7 +351,13 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
         .as_ref()
         .map(|t| build_tls(path, t))
         .transpose()?;
+    let client_auth = file
+        .tls_server_config
+        .as_ref()
+        .map(client_auth)
+        .unwrap_or_default();
     let mut users = HashMap::new();
+    let mut max_cost = 0;
     for (user, hash) in file.basic_auth_users.unwrap_or_default() {
         if user.is_empty() || user.contains(':') {
             return Err(err(
@@ -273,12 +365,11 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
                 format!("basic_auth_users: invalid user name '{user}'"),
             ));
         }
-        if bcrypt::verify("", &hash).is_err() {
-            return Err(err(
-                path,
-                format!("basic_auth_users.{user}: not a bcrypt hash"),
-            ));
-        }
+        // The hash's form, read without the cost of checking a password.
+        let parts: bcrypt::HashParts = hash
+            .parse()
+            .map_err(|_| err(path, format!("basic_auth_users.{user}: not a bcrypt hash")))?;
+        max_cost = max_cost.max(parts.get_cost());
         users.insert(user, hash);
     }
     let mut headers = Vec::new();
@@ -287,6 +378,18 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
             tracing::warn!(file = %path.display(), "http_server_config.http2 is ignored: HTTP/1.1 only");
         }
         for (name, value) in http.headers.unwrap_or_default() {
+            if !ALLOWED_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&name))
+            {
+                return Err(err(
+                    path,
+                    format!(
+                        "http_server_config.headers: '{name}' is not one of the headers the exporter-toolkit allows ({})",
+                        ALLOWED_HEADERS.join(", ")
+                    ),
+                ));
+            }
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 err(
                     path,
@@ -304,7 +407,9 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     }
     Ok(WebConfig {
         tls,
+        client_auth,
         users,
+        max_cost,
         headers,
     })
 }
@@ -326,11 +431,105 @@ fn fingerprint(path: &Path, text: &str) -> u64 {
     h.finish()
 }
 
-/// The web config file, re-read for every connection.
+/// What the file's metadata says of its bytes: a change of content changes
+/// at least one of these (checked per request, so cheap: one `stat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: u64,
+    #[cfg(unix)]
+    changed_ns: i64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Some(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            #[cfg(unix)]
+            inode: m.ino(),
+            #[cfg(unix)]
+            changed_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
+        })
+    }
+}
+
+/// The state of the last reload of a file: for
+/// `chime_exporter_web_config_last_reload_*` and
+/// `chime_exporter_config_last_reload_*`.
+#[derive(Debug)]
+pub struct ReloadStatus {
+    ok: AtomicBool,
+    /// Unix seconds (`f64` bits) of the last successful load.
+    last_success: AtomicU64,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl Default for ReloadStatus {
+    /// A success, now: what a file loaded at start (or no file) is.
+    fn default() -> Self {
+        ReloadStatus::succeeded()
+    }
+}
+
+impl ReloadStatus {
+    fn succeeded() -> ReloadStatus {
+        ReloadStatus {
+            ok: AtomicBool::new(true),
+            last_success: AtomicU64::new(unix_now().to_bits()),
+        }
+    }
+
+    /// Records the outcome of a reload.
+    pub fn set(&self, ok: bool) {
+        self.ok.store(ok, Ordering::Release);
+        if ok {
+            self.last_success
+                .store(unix_now().to_bits(), Ordering::Release);
+        }
+    }
+
+    /// Whether the last attempt to load a changed file succeeded.
+    pub fn successful(&self) -> bool {
+        self.ok.load(Ordering::Acquire)
+    }
+
+    /// When the file was last loaded successfully (the start when there is
+    /// no file), in Unix seconds.
+    pub fn last_success_seconds(&self) -> f64 {
+        f64::from_bits(self.last_success.load(Ordering::Acquire))
+    }
+}
+
+/// The config in force and what was last seen of the file.
+#[derive(Debug)]
+struct Live {
+    config: Arc<WebConfig>,
+    /// Of the file and the certificate files it names.
+    fingerprint: u64,
+    stamp: Option<Stamp>,
+    /// The problem last logged, so that one is logged once, not per
+    /// connection.
+    problem: Option<String>,
+}
+
+/// The web config file, re-read while running.
 #[derive(Debug)]
 pub struct WebConfigSource {
     path: Option<PathBuf>,
-    current: Mutex<(u64, Arc<WebConfig>)>,
+    live: Mutex<Live>,
+    status: Arc<ReloadStatus>,
 }
 
 impl WebConfigSource {
@@ -338,51 +537,111 @@ impl WebConfigSource {
     pub fn none() -> WebConfigSource {
         WebConfigSource {
             path: None,
-            current: Mutex::new((0, Arc::new(WebConfig::default()))),
+            live: Mutex::new(Live {
+                config: Arc::new(WebConfig::default()),
+                fingerprint: 0,
+                stamp: None,
+                problem: None,
+            }),
+            status: Arc::default(),
         }
     }
 
     /// Loads the file once; an error here stops the exporter at start.
     pub fn load(path: &Path) -> Result<WebConfigSource, WebConfigError> {
+        let stamp = Stamp::of(path);
         let text =
             std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
         let config = parse(path, &text)?;
         Ok(WebConfigSource {
             path: Some(path.to_path_buf()),
-            current: Mutex::new((fingerprint(path, &text), Arc::new(config))),
+            live: Mutex::new(Live {
+                config: Arc::new(config),
+                fingerprint: fingerprint(path, &text),
+                stamp,
+                problem: None,
+            }),
+            status: Arc::default(),
         })
     }
 
-    /// The config in force now: re-read from disk, rebuilt if anything
-    /// changed, the last good one if the file became invalid.
+    /// The state of the last reload.
+    pub fn status(&self) -> Arc<ReloadStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// The config in force for a new connection: the file and the
+    /// certificates it names read again, and applied if they changed and
+    /// the change is allowed.
     pub fn current(&self) -> Arc<WebConfig> {
-        let mut guard = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let Some(path) = &self.path else {
-            return guard.1.clone();
+            return Arc::clone(&live.config);
         };
+        self.refresh(path, &mut live);
+        Arc::clone(&live.config)
+    }
+
+    /// The config in force for a request: read again only when the file's
+    /// size or times changed since it was last read (one `stat`).
+    pub fn latest(&self) -> Arc<WebConfig> {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(path) = &self.path else {
+            return Arc::clone(&live.config);
+        };
+        if Stamp::of(path) != live.stamp {
+            self.refresh(path, &mut live);
+        }
+        Arc::clone(&live.config)
+    }
+
+    fn refresh(&self, path: &Path, live: &mut Live) {
+        live.stamp = Stamp::of(path);
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                tracing::error!(file = %path.display(), error = %e, "cannot re-read the web config; keeping the last good one");
-                return guard.1.clone();
+                self.problem(
+                    live,
+                    format!("cannot read the web config ({e}); keeping the last good one"),
+                );
+                return;
             }
         };
         let print = fingerprint(path, &text);
-        if print == guard.0 {
-            return guard.1.clone();
+        if print == live.fingerprint {
+            return;
         }
+        // Whatever the outcome, these bytes are not parsed again.
+        live.fingerprint = print;
         match parse(path, &text) {
-            Ok(config) => {
-                tracing::info!(file = %path.display(), "web config reloaded");
-                *guard = (print, Arc::new(config));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "invalid web config; keeping the last good one");
-                // Do not parse the same bad bytes on every connection.
-                guard.0 = print;
-            }
+            Ok(config) => match config.weakens(&live.config) {
+                None => {
+                    tracing::info!(file = %path.display(), "web config reloaded");
+                    live.config = Arc::new(config);
+                    live.problem = None;
+                    self.status.set(true);
+                }
+                Some(why) => self.problem(
+                    live,
+                    format!("web config change refused, {why}; keeping the last good one"),
+                ),
+            },
+            Err(e) => self.problem(
+                live,
+                format!("invalid web config ({e}); keeping the last good one"),
+            ),
         }
-        guard.1.clone()
+    }
+
+    /// Logs a problem with the file once (until it changes), and shows it
+    /// in the reload status.
+    fn problem(&self, live: &mut Live, message: String) {
+        self.status.set(false);
+        if live.problem.as_deref() != Some(message.as_str()) {
+            let file = self.path.as_deref().unwrap_or(Path::new(""));
+            tracing::error!(file = %file.display(), "{message}");
+            live.problem = Some(message);
+        }
     }
 }
 
@@ -398,6 +657,50 @@ mod tests {
     fn empty_file_means_plain_http() {
         let c = parse(p(), "").unwrap();
         assert!(c.tls.is_none() && c.users.is_empty());
+    }
+
+    #[test]
+    fn only_stricter_changes_are_allowed() {
+        let users = |names: &[&str]| WebConfig {
+            users: names
+                .iter()
+                .map(|n| ((*n).to_owned(), String::new()))
+                .collect(),
+            ..WebConfig::default()
+        };
+        assert!(
+            users(&[]).weakens(&users(&["a"])).is_some(),
+            "all users removed"
+        );
+        assert!(
+            users(&["b"]).weakens(&users(&["a"])).is_none(),
+            "one user for another"
+        );
+        assert!(users(&["a"]).weakens(&users(&[])).is_none(), "users added");
+        let auth = |client_auth| WebConfig {
+            client_auth,
+            ..WebConfig::default()
+        };
+        assert!(auth(ClientAuth::VerifyClientCertIfGiven)
+            .weakens(&auth(ClientAuth::RequireAndVerifyClientCert))
+            .is_some());
+        assert!(auth(ClientAuth::RequireAndVerifyClientCert)
+            .weakens(&auth(ClientAuth::NoClientCert))
+            .is_none());
+    }
+
+    #[test]
+    fn the_toolkit_header_set_only() {
+        for name in ALLOWED_HEADERS {
+            let text = format!("http_server_config:\n  headers:\n    {name}: x\n");
+            assert!(parse(p(), &text).is_ok(), "{name}");
+        }
+        let e = parse(
+            p(),
+            "http_server_config:\n  headers:\n    X-Powered-By: me\n",
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("X-Powered-By"), "{e}");
     }
 
     #[test]

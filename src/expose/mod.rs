@@ -23,5 +23,5 @@ pub use exposition::{Chunks, Exposition};
 pub use families::{account_labels, bot_families, encode_accounts, Family, FAMILIES};
 pub use probe::encode_probe;
 pub use render::{AccountsPart, AccountsRenderer};
-pub use telemetry::{build, Telemetry};
+pub use telemetry::{build, Sources, Telemetry};
 pub use text::{write_eof, OPENMETRICS_CONTENT_TYPE};

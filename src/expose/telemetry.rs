@@ -5,14 +5,18 @@
 //! layers that count ([`ApiMetrics`], [`CacheStats`]); this module only
 //! names and registers them.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::api::ApiMetrics;
 use crate::collect::CacheStats;
-use crate::config::Shard;
+use crate::config::{ReloadStatus, Shard};
 
 /// Facts about this build, filled in by `build.rs`.
 pub mod build {
@@ -34,13 +38,71 @@ pub struct Telemetry {
     registry: Registry,
 }
 
+/// The states of the exporter's reloadable files, read at scrape time.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// `--config.file`.
+    pub config: Arc<ReloadStatus>,
+    /// `--web.config.file`.
+    pub web_config: Arc<ReloadStatus>,
+}
+
+/// `chime_exporter_config_last_reload_*` and
+/// `chime_exporter_web_config_last_reload_*`, as blackbox_exporter names
+/// them: always exported (a success at start when there is no file), so
+/// that dashboards and alerts work in every setup.
+#[derive(Debug)]
+struct ReloadCollector(Sources);
+
+fn encode_reload(
+    encoder: &mut DescriptorEncoder,
+    prefix: &str,
+    what: &str,
+    status: &ReloadStatus,
+) -> std::fmt::Result {
+    let name = format!("{prefix}_last_reload_successful");
+    let help =
+        format!("Whether the last reload of {what} succeeded (1) or was refused or failed (0).");
+    ConstGauge::new(i64::from(status.successful())).encode(
+        encoder
+            .encode_descriptor(&name, &help, None, MetricType::Gauge)?
+            .encode_family(&[("", ""); 0])?,
+    )?;
+    let name = format!("{prefix}_last_reload_success_timestamp_seconds");
+    let help =
+        format!("Unix time {what} was last loaded successfully (the start when there is no file).");
+    ConstGauge::new(status.last_success_seconds()).encode(
+        encoder
+            .encode_descriptor(&name, &help, None, MetricType::Gauge)?
+            .encode_family(&[("", ""); 0])?,
+    )
+}
+
+impl Collector for ReloadCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        encode_reload(
+            &mut encoder,
+            "chime_exporter_config",
+            "--config.file",
+            &self.0.config,
+        )?;
+        encode_reload(
+            &mut encoder,
+            "chime_exporter_web_config",
+            "--web.config.file",
+            &self.0.web_config,
+        )
+    }
+}
+
 impl Telemetry {
     /// Registers the counters of `api` and `cache`, the build and the shard.
     ///
     /// (`prometheus-client` ends every help text with a period of its own,
     /// so the texts here have none.)
-    pub fn new(api: &ApiMetrics, cache: &CacheStats, shard: Shard) -> Telemetry {
+    pub fn new(api: &ApiMetrics, cache: &CacheStats, shard: Shard, sources: Sources) -> Telemetry {
         let mut registry = Registry::default();
+        registry.register_collector(Box::new(ReloadCollector(sources)));
         let api = api.families();
         registry.register(
             "chime_api_requests",
@@ -57,6 +119,11 @@ impl Telemetry {
             "Duration of HTTP requests to the Chime API",
             Unit::Seconds,
             api.duration,
+        );
+        registry.register(
+            "chime_api_retries_exhausted",
+            "API operations that gave up before their last attempt because the retry quota was spent",
+            api.retries_exhausted,
         );
         registry.register(
             "chime_cache_requests",
@@ -118,14 +185,19 @@ mod tests {
     #[test]
     fn help_texts_end_in_one_period() {
         let api = ApiMetrics::default();
-        let telemetry = Telemetry::new(&api, &CacheStats::default(), Shard::default());
+        let telemetry = Telemetry::new(
+            &api,
+            &CacheStats::default(),
+            Shard::default(),
+            Sources::default(),
+        );
         // Families without series print nothing: give each one.
         api.request(Operation::ListBots, "");
         api.error(Operation::ListBots, "", ErrorKind::Throttled);
         api.observe_duration(Operation::ListBots, std::time::Duration::from_millis(5));
         let t = text(&telemetry);
         let helps: Vec<&str> = t.lines().filter(|l| l.starts_with("# HELP")).collect();
-        assert_eq!(helps.len(), 8, "{t}");
+        assert_eq!(helps.len(), 13, "{t}");
         for help in helps {
             assert!(help.ends_with('.') && !help.ends_with(".."), "{help}");
         }
@@ -134,7 +206,12 @@ mod tests {
     #[test]
     fn only_watched_accounts_get_api_series_and_a_gone_one_stays_gone() {
         let api = ApiMetrics::default();
-        let telemetry = Telemetry::new(&api, &CacheStats::default(), Shard::default());
+        let telemetry = Telemetry::new(
+            &api,
+            &CacheStats::default(),
+            Shard::default(),
+            Sources::default(),
+        );
         api.set_watched(["a", "b"]);
         api.request(Operation::ListBots, "a");
         api.request(Operation::ListBots, "b");

@@ -106,30 +106,58 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
         .requests
         .entry((route.operation(), route.account_id().to_owned()))
         .or_default() += 1;
+    // The SDK numbers its attempts: `amz-sdk-request: attempt=N; max=M`.
+    let attempt = req
+        .headers()
+        .get("amz-sdk-request")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .and_then(|a| a.trim().strip_prefix("attempt="))
+        .and_then(|n| n.parse().ok());
     store.calls.push(Call {
         at: std::time::Instant::now(),
         operation: route.operation(),
         account_id: route.account_id().to_owned(),
         query: params.clone(),
+        attempt,
     });
-    if let Some(key) = req
+    let Some(credential) = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split("Credential=").nth(1))
-        .and_then(|v| v.split('/').next())
-    {
-        store
-            .signers
-            .entry(route.account_id().to_owned())
-            .or_default()
-            .insert(key.to_owned());
-    }
-    if !req.headers().contains_key("authorization") {
+        .and_then(|v| v.split([',', ' ']).next())
+    else {
         return Answer::Now(aws_error(
             401,
             "UnauthorizedClientException",
             "missing Authorization header",
+        ));
+    };
+    // SigV4's credential scope: KEY/DATE/REGION/SERVICE/aws4_request. The
+    // signature itself is not checked (the fake holds no secret keys), but
+    // the scope is: the Chime API is global and signed for us-east-1.
+    let scope: Vec<&str> = credential.split('/').collect();
+    if let Some(key) = scope.first() {
+        store
+            .signers
+            .entry(route.account_id().to_owned())
+            .or_default()
+            .insert((*key).to_owned());
+    }
+    let expected = shared
+        .signing_region
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if scope.len() != 5 || scope[2] != expected || scope[3] != "chime" || scope[4] != "aws4_request"
+    {
+        return Answer::Now(aws_error(
+            403,
+            "InvalidSignatureException",
+            &format!(
+                "Credential should be scoped to a valid region ('{expected}') and service ('chime')"
+            ),
         ));
     }
     let (delay, fault) = pick_fault(&mut store.faults, &route, &params);

@@ -21,7 +21,10 @@
 //! `BadRequestException` (e.g. `max-results` out of range, a forged
 //! `next-token`), 401 `UnauthorizedClientException` (no `Authorization`
 //! header), 404 `NotFoundException` (unknown account or bot), 429
-//! `ThrottledClientException`. When no page size is given, the model's
+//! `ThrottledClientException`; as AWS does for any service, a SigV4
+//! credential scope for another region or service is a 403
+//! `InvalidSignatureException` (the Chime API is global: `us-east-1`).
+//! When no page size is given, the model's
 //! documented defaults apply (10 bots, 100 accounts); `name` filters
 //! accounts by name prefix, as the model documents, and is checked as the
 //! model's `AccountName` (1 to 100 characters, not blank), `user-email` as
@@ -72,6 +75,8 @@ pub struct Call {
     pub account_id: String,
     /// The query parameters, decoded.
     pub query: HashMap<String, String>,
+    /// The SDK's attempt number (`amz-sdk-request: attempt=N`), if sent.
+    pub attempt: Option<u32>,
 }
 
 impl Call {
@@ -102,6 +107,8 @@ struct Shared {
     max_in_flight: AtomicUsize,
     /// Leave out every optional member of `Bot` and `Account`.
     sparse: AtomicBool,
+    /// The region requests must be signed for.
+    signing_region: Mutex<String>,
 }
 
 impl Shared {
@@ -160,7 +167,10 @@ impl FakeChime {
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakeChime> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            signing_region: Mutex::new("us-east-1".to_owned()),
+            ..Shared::default()
+        });
         let accept_shared = Arc::clone(&shared);
         let task = tokio::spawn(async move {
             loop {
@@ -321,6 +331,17 @@ impl FakeChime {
             .into_iter()
             .map(|c| c.account_id)
             .collect()
+    }
+
+    /// The region whose SigV4 credential scope requests must carry
+    /// (`us-east-1` unless changed: the Chime API is global); others get a
+    /// 403 `InvalidSignatureException`.
+    pub fn set_signing_region(&self, region: &str) {
+        *self
+            .shared
+            .signing_region
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = region.to_owned();
     }
 
     /// Requests being answered now.

@@ -1,23 +1,76 @@
 //! Basic auth against the web config's users.
 //!
-//! bcrypt is deliberately slow (tens of milliseconds); Prometheus sends the
-//! same credentials every scrape. Verified results are remembered under a
-//! keyed hash of (user, password, bcrypt hash), never the password itself.
+//! bcrypt is slow on purpose (tens of milliseconds a check), so each new
+//! password costs real CPU, and a client can send as many as it likes:
+//!
+//! * **Off the async workers.** Checks run on blocking threads, at most
+//!   [`VERIFY_THREADS`] at once; at most [`VERIFY_QUEUE`] more wait for one.
+//!   A request that finds the queue full is answered 429 at once. Scrapes
+//!   whose credentials are cached never wait behind them.
+//! * **A cache that keeps the scraper.** Results are remembered under a
+//!   keyed hash of (user, password, bcrypt hash), never the password
+//!   itself, in a bounded cache that evicts entry by entry, by use (moka's
+//!   TinyLFU): a flood of wrong passwords does not push out the credentials
+//!   Prometheus sends every scrape.
+//! * **Unknown users cost the same.** They are checked against a hash of a
+//!   random password with the cost of the configured users, so timing does
+//!   not tell which user names exist.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use http::HeaderValue;
+use tokio::sync::Semaphore;
 
 use crate::config::WebConfig;
 
-/// Checks `Authorization` headers, with a cache of verified credentials.
-#[derive(Debug, Default)]
+/// bcrypt checks running at once.
+pub const VERIFY_THREADS: usize = 2;
+
+/// bcrypt checks waiting for a thread; more are refused (429).
+pub const VERIFY_QUEUE: usize = 16;
+
+/// Verified credentials remembered.
+const CACHE_ENTRIES: u64 = 1024;
+
+/// What an authorization check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    /// Too many new passwords being checked: try again later.
+    Busy,
+}
+
+/// Checks `Authorization` headers (see the module documentation).
+#[derive(Debug)]
 pub struct Authenticator {
     seed: RandomState,
-    known: Mutex<HashMap<u64, bool>>,
+    known: moka::sync::Cache<u64, bool>,
+    threads: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    /// bcrypt hashes of a random password, by cost.
+    dummies: Mutex<HashMap<u32, Arc<str>>>,
+    /// bcrypt checks made (for tests).
+    checks: AtomicU64,
+}
+
+impl Default for Authenticator {
+    fn default() -> Self {
+        Authenticator {
+            seed: RandomState::new(),
+            known: moka::sync::Cache::builder()
+                .max_capacity(CACHE_ENTRIES)
+                .build(),
+            threads: Arc::new(Semaphore::new(VERIFY_THREADS)),
+            waiting: AtomicUsize::new(0),
+            dummies: Mutex::new(HashMap::new()),
+            checks: AtomicU64::new(0),
+        }
+    }
 }
 
 /// `Basic base64(user:password)` → (user, password).
@@ -36,58 +89,112 @@ pub fn parse_basic(header: &HeaderValue) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// A bcrypt hash of a random string, checked for unknown users so that they
-/// take as long as known ones.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        let random = format!("{:x}{:x}", fastrand::u64(..), fastrand::u64(..));
-        bcrypt::hash(random, bcrypt::DEFAULT_COST).unwrap_or_default()
-    })
+/// Counts a check as waiting while it lives.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Authenticator {
     /// Whether a request with this `Authorization` header may pass.
-    pub fn authorized(&self, config: &WebConfig, header: Option<&HeaderValue>) -> bool {
+    pub async fn check(&self, config: &WebConfig, header: Option<&HeaderValue>) -> Verdict {
         if !config.requires_auth() {
-            return true;
+            return Verdict::Allowed;
         }
         let Some((user, password)) = header.and_then(parse_basic) else {
-            return false;
+            return Verdict::Denied;
         };
-        self.check(config, &user, &password)
+        let hash = config.users.get(&user).cloned();
+        let key = self.seed.hash_one((&user, &password, &hash));
+        if let Some(ok) = self.known.get(&key) {
+            return if ok {
+                Verdict::Allowed
+            } else {
+                Verdict::Denied
+            };
+        }
+        // A new password: wait for a thread, in a bounded queue.
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= VERIFY_THREADS + VERIFY_QUEUE {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Verdict::Busy;
+        }
+        let _queued = Queued(&self.waiting);
+        let Ok(_thread) = self.threads.acquire().await else {
+            return Verdict::Busy;
+        };
+        let (hash, known) = match hash {
+            Some(hash) => (Arc::<str>::from(hash), true),
+            None => (self.dummy(config.max_cost).await, false),
+        };
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        let verified =
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false);
+        let ok = known && verified;
+        self.known.insert(key, ok);
+        if ok {
+            Verdict::Allowed
+        } else {
+            Verdict::Denied
+        }
     }
 
-    fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
-        let hash = config.users.get(user);
-        let key = self.seed.hash_one((user, password, hash));
-        if let Some(ok) = self
-            .known
+    /// A hash of a random password with bcrypt cost `cost`, made once (on
+    /// a blocking thread: it costs as much as a check).
+    async fn dummy(&self, cost: u32) -> Arc<str> {
+        let cost = cost.clamp(4, 31);
+        if let Some(hash) = self
+            .dummies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+            .get(&cost)
         {
-            return *ok;
+            return Arc::clone(hash);
         }
-        let ok = match hash {
-            Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
-            None => {
-                let _ = bcrypt::verify(password, dummy_hash());
-                false
-            }
-        };
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() > 1024 {
-            known.clear();
-        }
-        known.insert(key, ok);
-        ok
+        let hash: Arc<str> = tokio::task::spawn_blocking(move || {
+            let random = format!("{:x}{:x}", fastrand::u64(..), fastrand::u64(..));
+            bcrypt::hash(random, cost).unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
+        .into();
+        self.dummies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cost, Arc::clone(&hash));
+        hash
+    }
+
+    /// bcrypt checks made so far.
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn header(s: &str) -> HeaderValue {
+        use base64::Engine as _;
+        HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        ))
+        .unwrap()
+    }
+
+    fn config(cost: u32) -> WebConfig {
+        WebConfig {
+            users: HashMap::from([("prom".to_owned(), bcrypt::hash("secret", cost).unwrap())]),
+            max_cost: cost,
+            ..WebConfig::default()
+        }
+    }
 
     #[test]
     fn basic_auth_header_parsing() {
@@ -97,32 +204,97 @@ mod tests {
         assert_eq!(parse_basic(&HeaderValue::from_static("Basic !!!")), None);
     }
 
-    #[test]
-    fn the_dummy_hash_is_a_valid_bcrypt_hash() {
-        assert!(bcrypt::verify("anything", dummy_hash()).is_ok());
+    #[tokio::test]
+    async fn auth_checks_and_caches() {
+        let config = config(4);
+        let auth = Authenticator::default();
+        for round in 0..2 {
+            assert_eq!(
+                auth.check(&config, Some(&header("prom:secret"))).await,
+                Verdict::Allowed
+            );
+            assert_eq!(
+                auth.check(&config, Some(&header("prom:wrong"))).await,
+                Verdict::Denied
+            );
+            assert_eq!(
+                auth.check(&config, Some(&header("other:secret"))).await,
+                Verdict::Denied
+            );
+            assert_eq!(auth.check(&config, None).await, Verdict::Denied);
+            // The second round is answered from the cache.
+            assert_eq!(auth.checks(), 3, "round {round}");
+        }
     }
 
-    #[test]
-    fn auth_checks_and_caches() {
-        let hash = bcrypt::hash("secret", 4).unwrap();
-        let config = WebConfig {
-            users: HashMap::from([("prom".to_owned(), hash)]),
-            ..WebConfig::default()
-        };
+    #[tokio::test]
+    async fn unknown_users_are_checked_at_the_users_cost() {
+        let config = config(5);
         let auth = Authenticator::default();
-        let header = |s: &str| {
-            use base64::Engine as _;
-            HeaderValue::from_str(&format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(s)
-            ))
-            .unwrap()
-        };
-        for _ in 0..2 {
-            assert!(auth.authorized(&config, Some(&header("prom:secret"))));
-            assert!(!auth.authorized(&config, Some(&header("prom:wrong"))));
-            assert!(!auth.authorized(&config, Some(&header("other:secret"))));
-            assert!(!auth.authorized(&config, None));
+        assert_eq!(
+            auth.check(&config, Some(&header("nobody:x"))).await,
+            Verdict::Denied
+        );
+        let dummy = auth.dummies.lock().unwrap().get(&5).cloned().unwrap();
+        let parts: bcrypt::HashParts = dummy.parse().unwrap();
+        assert_eq!(parts.get_cost(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_wrong_passwords_does_not_evict_the_scraper() {
+        let config = config(4);
+        let auth = Authenticator::default();
+        // The scraper, as Prometheus: the same credentials, again and again.
+        for _ in 0..20 {
+            assert_eq!(
+                auth.check(&config, Some(&header("prom:secret"))).await,
+                Verdict::Allowed
+            );
         }
+        for i in 0..3 * CACHE_ENTRIES {
+            let wrong = header(&format!("prom:wrong-{i}"));
+            assert_eq!(auth.check(&config, Some(&wrong)).await, Verdict::Denied);
+            if i % 100 == 0 {
+                // Scrapes go on meanwhile.
+                assert_eq!(
+                    auth.check(&config, Some(&header("prom:secret"))).await,
+                    Verdict::Allowed
+                );
+            }
+        }
+        auth.known.run_pending_tasks();
+        let before = auth.checks();
+        assert_eq!(
+            auth.check(&config, Some(&header("prom:secret"))).await,
+            Verdict::Allowed
+        );
+        assert_eq!(
+            auth.checks(),
+            before,
+            "the scraper's credentials were evicted"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_passwords_wait_in_a_bounded_queue() {
+        let config = Arc::new(config(8));
+        let auth = Arc::new(Authenticator::default());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..64 {
+            let (auth, config) = (Arc::clone(&auth), Arc::clone(&config));
+            tasks.spawn(async move {
+                auth.check(&config, Some(&header(&format!("prom:wrong-{i}"))))
+                    .await
+            });
+        }
+        let mut busy = 0;
+        while let Some(v) = tasks.join_next().await {
+            match v.unwrap() {
+                Verdict::Busy => busy += 1,
+                v => assert_eq!(v, Verdict::Denied),
+            }
+        }
+        assert!(busy > 0, "none of 64 at once was refused");
+        assert_eq!(auth.checks(), 64 - busy, "a refused check cost a bcrypt");
     }
 }

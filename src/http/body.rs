@@ -1,7 +1,7 @@
 //! The response body: shared chunks sent as they are, small ones gathered.
 
-use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -16,6 +16,8 @@ pub struct Body {
     /// Position in the first list.
     next: usize,
     remaining: u64,
+    /// When the body must have been sent by (see `http::deadline`).
+    deadline: Option<Instant>,
 }
 
 /// Chunks at least this long are sent as they are: hyper queues them
@@ -50,7 +52,16 @@ impl Body {
             lists,
             next: 0,
             remaining,
+            deadline: None,
         }
+    }
+
+    /// The body fails (and its connection with it) if it is still being
+    /// sent at `deadline`: a client that reads, but too slowly, cannot hold
+    /// a large answer for ever.
+    pub fn with_deadline(mut self, deadline: Instant) -> Body {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// The next non-empty chunk, without taking it.
@@ -117,12 +128,21 @@ impl From<String> for Body {
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        if self
+            .deadline
+            .is_some_and(|d| self.remaining > 0 && Instant::now() > d)
+        {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the answer was not read within its deadline",
+            ))));
+        }
         std::task::Poll::Ready(self.next_frame().map(|c| Ok(hyper::body::Frame::data(c))))
     }
 

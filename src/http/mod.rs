@@ -6,18 +6,22 @@
 //! * [`routes`]: the route table and the handlers ([`State`]);
 //! * [`auth`]: basic auth with a cache of verified credentials;
 //! * [`body`]: shared chunks as a response body;
+//! * [`deadline`]: write deadlines, so a client that stops reading is
+//!   dropped;
 //! * [`request`]: what is read out of requests (budget, encodings, query);
 //! * [`landing`]: the page at `/`.
 
 mod auth;
 mod body;
+mod deadline;
 mod landing;
 mod request;
 mod routes;
 mod server;
 
-pub use auth::{parse_basic, Authenticator};
+pub use auth::{parse_basic, Authenticator, Verdict, VERIFY_QUEUE, VERIFY_THREADS};
 pub use body::Body;
+pub use deadline::WRITE_MARGIN;
 pub use request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
-pub use routes::{route_of, Route, State, MAX_PROBE_ID_BYTES};
+pub use routes::{route_of, valid_probe_id, Route, State, MAX_PROBE_ID_LEN};
 pub use server::{serve, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};

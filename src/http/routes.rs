@@ -20,19 +20,28 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 
-use super::auth::Authenticator;
+use super::auth::{Authenticator, Verdict};
 use super::body::Body;
+use super::deadline::WRITE_MARGIN;
 use super::landing::landing_page;
 use super::request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
-use crate::collect::{BotCache, Prober, ReloadError, Reloader};
+use crate::collect::{BotCache, ProbeRefused, Prober, Reloaded, Reloader};
 use crate::config::{WebConfig, WebSettings};
 use crate::expose::{encode_probe, Exposition, OPENMETRICS_CONTENT_TYPE};
 
-/// The longest `account_id` or `bot_id` a probe accepts, in bytes. Chime IDs
-/// are 36-character UUIDs; the probe cache keeps up to 100,000 keys, and
-/// keys as long as a request line (hundreds of KB) would make that bound
-/// meaningless.
-pub const MAX_PROBE_ID_BYTES: usize = 256;
+/// The longest `account_id` or `bot_id` a probe accepts. Chime IDs are
+/// 36-character UUIDs.
+pub const MAX_PROBE_ID_LEN: usize = 64;
+
+/// Whether `id` has the conservative form a probe accepts: letters, digits
+/// and `-`, at most [`MAX_PROBE_ID_LEN`] long. Checked before anything else,
+/// so that what a client sends reaches no cache key, log line or request
+/// path unless it looks like a Chime id.
+pub fn valid_probe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_PROBE_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -140,24 +149,36 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     resp
 }
 
-/// Applies the web config (basic auth, extra headers), then routes.
+/// Applies the web config in force for this request (basic auth, extra
+/// headers), then routes.
 pub async fn handle(
     state: Arc<State>,
-    web: Arc<WebConfig>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let mut resp = if state
+    let web: Arc<WebConfig> = state.web.config.latest();
+    let verdict = state
         .auth
-        .authorized(&web, req.headers().get(http::header::AUTHORIZATION))
-    {
-        route(&state, req).await
-    } else {
-        let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        r.headers_mut().insert(
-            http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"chime_exporter\""),
-        );
-        r
+        .check(&web, req.headers().get(http::header::AUTHORIZATION))
+        .await;
+    let mut resp = match verdict {
+        Verdict::Allowed => route(&state, req).await,
+        Verdict::Denied => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"chime_exporter\""),
+            );
+            r
+        }
+        Verdict::Busy => {
+            let mut r = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "429: too many new credentials being checked; try again\n",
+            );
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
     };
     for (name, value) in &web.headers {
         resp.headers_mut().insert(name.clone(), value.clone());
@@ -181,7 +202,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
                 .insert(ALLOW, HeaderValue::from_static("POST"));
             return resp;
         }
-        Route::Reload => reload(state).await,
+        Route::Reload => reload(state, &req).await,
         Route::Metrics => metrics(state, &req).await,
         Route::Probe => probe(state, &req).await,
         Route::Landing => {
@@ -206,15 +227,57 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
-async fn reload(state: &State) -> Response<Body> {
+/// Whether a request comes from another site, as a browser says it: a
+/// `Sec-Fetch-Site: cross-site`, or an `Origin` that is not this server's
+/// own (`null` included). Requests with neither header (curl, reloader
+/// sidecars) are not cross-site.
+fn cross_site(req: &Request<Incoming>) -> bool {
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        return false;
+    };
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    !matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+async fn reload(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    if !state.web.enable_lifecycle {
+        return text(
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled (--web.enable-lifecycle); SIGHUP reloads\n",
+        );
+    }
+    if cross_site(req) {
+        return text(StatusCode::FORBIDDEN, "cross-site reload refused\n");
+    }
+    if !state.reloader.has_file() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "there is no --config.file to reload\n",
+        );
+    }
     match state.reloader.reload().await {
-        Ok(n) => text(StatusCode::OK, &format!("reloaded: {n} targets\n")),
-        Err(e @ ReloadError::NoFile) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+        Ok(Reloaded::Changed(n)) => text(StatusCode::OK, &format!("reloaded: {n} targets\n")),
+        Ok(Reloaded::Unchanged) => text(StatusCode::OK, "unchanged\n"),
+        // The reason (a path, mistyped values) is for the log, not the client.
         Err(e) => {
             tracing::error!(error = %e, "reload failed; the previous configuration stays");
             text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("reload failed, the previous configuration stays: {e}\n"),
+                "reload failed; the previous configuration stays (the exporter's log says why)\n",
             )
         }
     }
@@ -234,8 +297,10 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Response<Body> {
         None => None,
     };
     let gzipped = accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
-    let chunks = state.exposition.scrape(state.budget(req), gzipped).await;
-    let mut resp = Response::new(Body::from_lists(chunks));
+    let budget = state.budget(req);
+    let chunks = state.exposition.scrape(budget, gzipped).await;
+    let deadline = std::time::Instant::now() + budget + WRITE_MARGIN;
+    let mut resp = Response::new(Body::from_lists(chunks).with_deadline(deadline));
     let headers = resp.headers_mut();
     headers.insert(
         CONTENT_TYPE,
@@ -270,20 +335,34 @@ async fn probe(state: &State, req: &Request<Incoming>) -> Response<Body> {
             "400: the account_id and bot_id parameters are required, e.g. /probe?account_id=A&bot_id=B\n",
         );
     };
-    if account_id.len() > MAX_PROBE_ID_BYTES || bot_id.len() > MAX_PROBE_ID_BYTES {
+    if !valid_probe_id(account_id) || !valid_probe_id(bot_id) {
         return text(
             StatusCode::BAD_REQUEST,
             &format!(
-                "400: account_id and bot_id are at most {MAX_PROBE_ID_BYTES} bytes (Chime IDs are UUIDs)\n"
+                "400: account_id and bot_id are letters, digits and '-', at most {MAX_PROBE_ID_LEN} characters (Chime IDs are UUIDs)\n"
             ),
         );
     }
-    let Ok(result) = state
-        .prober
-        .probe(account_id, bot_id, state.budget(req))
-        .await
-    else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "no target configured\n");
+    let result = match state.prober.probe(account_id, bot_id, state.budget(req)).await {
+        Ok(result) => result,
+        Err(ProbeRefused::NotWatched) => {
+            return text(
+                StatusCode::FORBIDDEN,
+                "403: this account is not watched by this exporter; only watched accounts are probed (--probe.allow-unwatched-accounts)\n",
+            )
+        }
+        Err(ProbeRefused::Busy) => {
+            let mut resp = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503: too many probes calling the API at once (--probe.concurrency); try again\n",
+            );
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
+        Err(ProbeRefused::NoTarget) => {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "no target configured\n")
+        }
     };
     let body = encode_probe(account_id, &result, state.with_aws);
     let mut resp = Response::new(Body::from(body));
@@ -314,5 +393,24 @@ mod tests {
             route_of(&Method::GET, "/-/reload", m),
             Route::ReloadNeedsPost
         );
+    }
+
+    #[test]
+    fn probe_ids_have_a_conservative_form() {
+        for ok in ["3a7b0000-1111-2222-3333-444455556666", "a", &"x".repeat(64)] {
+            assert!(valid_probe_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a.b",
+            "été",
+            "a%2F",
+            &"x".repeat(65),
+            "a\n",
+        ] {
+            assert!(!valid_probe_id(bad), "{bad:?}");
+        }
     }
 }

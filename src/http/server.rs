@@ -1,6 +1,7 @@
 //! Accepting connections: plain or TLS (the web config is read again for
-//! every connection), hyper's HTTP/1.1 with a header read timeout, and
-//! graceful shutdown.
+//! every connection), hyper's HTTP/1.1 with a header read timeout, a write
+//! deadline, a cap on open connections, TCP keepalive, and graceful
+//! shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::deadline::{WriteDeadline, WRITE_MARGIN};
 use super::routes::{handle, State};
 
 /// How long a client may take to send its request headers (slowloris).
@@ -19,6 +21,33 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight requests get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// Connections over the cap being answered at once; more are dropped
+/// without an answer.
+const REFUSALS: usize = 64;
+
+/// Answers a connection over `--web.max-connections` with a 503 and closes
+/// it: the request is read (up to a second) so that closing does not reset
+/// the connection before the client has read the answer.
+fn refuse(stream: tokio::net::TcpStream, refusals: &Arc<tokio::sync::Semaphore>) {
+    let Ok(permit) = Arc::clone(refusals).try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _permit = permit;
+        let mut stream = stream;
+        let _ = stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 50\r\n\r\ntoo many open connections (--web.max-connections)\n")
+            .await;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    });
+}
 
 /// Answers a plain-HTTP request on the TLS port with a 400, as Go's servers
 /// do, and completes the TLS handshake otherwise (within the header read
@@ -67,6 +96,15 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        state.web.max_connections.max(1),
+    ));
+    let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS));
+    // A write that makes no progress for this long fails the connection.
+    let stall_limit = state.default_budget + WRITE_MARGIN;
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(15));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -81,26 +119,39 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+                    // Over --web.max-connections: refused at once.
+                    refuse(stream, &refusals);
+                    continue;
+                };
                 // Responses end with a small chunk (the telemetry) after a
                 // large one: without TCP_NODELAY, Nagle's algorithm holds it
                 // until the client's delayed ACK, 40 ms later.
                 let _ = stream.set_nodelay(true);
+                // A peer that vanished without a word is noticed.
+                let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
                 let state = Arc::clone(&state);
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     // The web config is read again for every connection, so
-                    // rotated certificates and changed users apply at once.
+                    // rotated certificates apply at once (users and headers
+                    // are checked again for every request).
                     let web = state.web.config.current();
                     let service = {
-                        let (state, web) = (Arc::clone(&state), Arc::clone(&web));
-                        service_fn(move |req| handle(Arc::clone(&state), Arc::clone(&web), req))
+                        let state = Arc::clone(&state);
+                        service_fn(move |req| handle(Arc::clone(&state), req))
                     };
                     let result = match web.tls.clone() {
-                        None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                        None => {
+                            let io = TokioIo::new(WriteDeadline::new(stream, stall_limit));
+                            watcher.watch(http.serve_connection(io, service)).await
+                        }
                         Some(tls) => match tls_handshake(stream, tls).await {
                             Some(tls_stream) => {
-                                watcher.watch(http.serve_connection(TokioIo::new(tls_stream), service)).await
+                                let io = TokioIo::new(WriteDeadline::new(tls_stream, stall_limit));
+                                watcher.watch(http.serve_connection(io, service)).await
                             }
                             None => Ok(()),
                         },

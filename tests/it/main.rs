@@ -20,6 +20,7 @@ mod model;
 mod prometheus;
 mod properties;
 mod scale;
+mod security;
 mod soak;
 mod surface;
 mod web;

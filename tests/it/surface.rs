@@ -94,35 +94,15 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
             ]
         )
         .is_some());
-    // Unknown account, likewise.
+    // An account this exporter does not watch: refused, no API call.
+    let calls = fake.total_requests();
     let stranger = probe(&exporter, "account_id=zz&bot_id=b", &[]).await;
-    assert_eq!(
-        Metrics::parse(&stranger.body).get("chime_probe_success", &[]),
-        Some(0.0)
-    );
-    // Accounts that are not watched come from the query string: their calls
-    // are counted without an account_id, so probes cannot grow /metrics.
-    for i in 0..5 {
-        probe(&exporter, &format!("account_id=zz{i}&bot_id=b"), &[]).await;
-    }
-    let m = exporter.metrics().await;
-    assert!(!m.text.contains("zz"), "{}", m.text);
-    assert_eq!(
-        m.get(
-            "chime_api_errors_total",
-            &[
-                ("operation", "GetBot"),
-                ("account_id", ""),
-                ("error", "NotFoundException")
-            ]
-        ),
-        Some(6.0),
-        "{}",
-        m.text
-    );
+    assert_eq!(stranger.status, 403, "{}", stranger.body);
+    assert!(stranger.body.contains("not watched"), "{}", stranger.body);
+    assert_eq!(fake.total_requests(), calls);
 
-    // Missing, blank or overlong parameters: 400 with a message.
-    let long = "a".repeat(257);
+    // Missing, blank, overlong or odd parameters: 400 with a message.
+    let long = "a".repeat(65);
     let calls = fake.total_requests();
     for query in [
         "",
@@ -132,6 +112,8 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
         "account_id=pa&bot_id=",
         &format!("account_id={long}&bot_id=x"),
         &format!("account_id=pa&bot_id={long}"),
+        "account_id=pa&bot_id=a%2Fb",
+        "account_id=pa&bot_id=a.b",
     ] {
         let r = probe(&exporter, query, &[]).await;
         assert_eq!(r.status, 400, "{query}");
@@ -142,7 +124,7 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
         calls,
         "a rejected probe calls nothing"
     );
-    // 256 bytes is still a probe (of a bot that does not exist).
+    // 64 characters is still a probe (of a bot that does not exist).
     let r = probe(
         &exporter,
         &format!("account_id=pa&bot_id={}", &long[1..]),
@@ -177,6 +159,55 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
     assert_eq!(
         Metrics::parse(&slow.body).get("chime_probe_success", &[]),
         Some(0.0)
+    );
+}
+
+/// With `--probe.allow-unwatched-accounts`, other accounts are probed
+/// through the first target; their calls are counted without an account_id
+/// (it comes from the query string), so probes cannot grow /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_of_unwatched_accounts_when_allowed() {
+    let fake = FakeChime::start().await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(32);
+    fake.put_account(FakeAccount::new("pa", "Probe").with_generated_bots(&mut rng, 1, 0));
+    fake.put_account(FakeAccount::new("zz", "Other").with_generated_bots(&mut rng, 2, 0));
+    let other = fake
+        .with_account("zz", |a| a.bots[1].bot_id.clone())
+        .unwrap();
+    let exporter = Exporter::start(
+        &fake.url(),
+        &[
+            "--chime.account-id",
+            "pa",
+            "--probe.allow-unwatched-accounts",
+        ],
+    );
+    let found = probe(&exporter, &format!("account_id=zz&bot_id={other}"), &[]).await;
+    assert_eq!(found.status, 200);
+    let m = Metrics::parse(&found.body);
+    assert_eq!(m.get("chime_probe_success", &[]), Some(1.0));
+    assert_eq!(m.count("chime_bot_info", &[("account_id", "zz")]), 1);
+    for i in 0..5 {
+        let r = probe(&exporter, &format!("account_id=zz{i}&bot_id=b"), &[]).await;
+        assert_eq!(
+            Metrics::parse(&r.body).get("chime_probe_success", &[]),
+            Some(0.0)
+        );
+    }
+    let m = exporter.metrics().await;
+    assert!(!m.text.contains("zz"), "{}", m.text);
+    assert_eq!(
+        m.get(
+            "chime_api_errors_total",
+            &[
+                ("operation", "GetBot"),
+                ("account_id", ""),
+                ("error", "NotFoundException")
+            ]
+        ),
+        Some(5.0),
+        "{}",
+        m.text
     );
 }
 
@@ -484,7 +515,14 @@ async fn reload_keeps_cached_data_and_rejects_a_bad_file() {
         .unwrap()
     };
     write("r1");
-    let exporter = Exporter::start(&fake.url(), &["--config.file", file.to_str().unwrap()]);
+    let exporter = Exporter::start(
+        &fake.url(),
+        &[
+            "--config.file",
+            file.to_str().unwrap(),
+            "--web.enable-lifecycle",
+        ],
+    );
     let before = exporter
         .metrics_until(Duration::from_secs(20), "r1 up", |m| {
             up(m, "r1") == Some(1.0)
@@ -524,7 +562,14 @@ async fn reload_keeps_cached_data_and_rejects_a_bad_file() {
     std::fs::write(&file, "targets:\n  - name: main\n    bogus: 1\n").unwrap();
     let r = http(exporter.addr, "POST", "/-/reload", &[]).await;
     assert_eq!(r.status, 500);
-    assert!(r.body.contains("bogus"));
+    // The client is told it failed; the log says why.
+    assert!(!r.body.contains("bogus"), "{}", r.body);
+    assert!(exporter.stderr().contains("bogus"));
+    let m = exporter.metrics().await;
+    assert_eq!(
+        m.get("chime_exporter_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
     assert_eq!(
         http(exporter.addr, "GET", "/-/reload", &[]).await.status,
         405

@@ -15,9 +15,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-type Ca = CertifiedIssuer<'static, KeyPair>;
+pub type Ca = CertifiedIssuer<'static, KeyPair>;
 
-fn new_ca(name: &str) -> Ca {
+pub fn new_ca(name: &str) -> Ca {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -25,7 +25,7 @@ fn new_ca(name: &str) -> Ca {
 }
 
 /// A leaf certificate signed by `ca`: (cert PEM, key PEM).
-fn leaf(ca: &Ca, common_name: &str, client: bool) -> (String, String) {
+pub fn leaf(ca: &Ca, common_name: &str, client: bool) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut params =
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
@@ -41,19 +41,19 @@ fn leaf(ca: &Ca, common_name: &str, client: bool) -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
-struct Setup {
-    dir: TempDir,
-    ca: Ca,
-    _fake: FakeChime,
-    exporter: Exporter,
+pub struct Setup {
+    pub dir: TempDir,
+    pub ca: Ca,
+    pub _fake: FakeChime,
+    pub exporter: Exporter,
 }
 
-fn write(dir: &Path, name: &str, text: &str) {
+pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
 /// Starts the exporter with a web config file written by `config`.
-async fn setup(config: &str) -> Setup {
+pub async fn setup(config: &str) -> Setup {
     let dir = TempDir::new("web");
     let ca = new_ca("chime test ca");
     let (cert, key) = leaf(&ca, "server-one", false);
@@ -64,15 +64,13 @@ async fn setup(config: &str) -> Setup {
     let fake = FakeChime::start().await.unwrap();
     fake.put_account(FakeAccount::new("w", "Web"));
     let web_yml = dir.0.join("web.yml");
-    let exporter = Exporter::start(
-        &fake.url(),
-        &[
-            "--chime.account-id",
-            "w",
-            "--web.config.file",
-            web_yml.to_str().unwrap(),
-        ],
-    );
+    let args = [
+        "--chime.account-id",
+        "w",
+        "--web.config.file",
+        web_yml.to_str().unwrap(),
+    ];
+    let exporter = Exporter::start(&fake.url(), &args);
     Setup {
         dir,
         ca,
@@ -81,7 +79,7 @@ async fn setup(config: &str) -> Setup {
     }
 }
 
-fn client_config(ca_pem: &str, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
+pub fn client_config(ca_pem: &str, client: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
@@ -107,7 +105,7 @@ fn client_config(ca_pem: &str, client: Option<(&str, &str)>) -> Arc<rustls::Clie
 
 /// One HTTPS request; `Err` when the TLS session or the request failed.
 /// Also returns the common name of the certificate the server presented.
-async fn https_get(
+pub async fn https_get(
     addr: std::net::SocketAddr,
     config: Arc<rustls::ClientConfig>,
     path: &str,
@@ -173,7 +171,7 @@ fn assert_alert(
     }
 }
 
-const TLS: &str = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+pub const TLS: &str = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_serves_metrics_and_plain_http_fails_cleanly() {
