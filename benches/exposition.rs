@@ -43,7 +43,7 @@ fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
                     })),
                     up: true,
                     last_success_seconds: Some(1.79e9),
-                    consecutive_failures: 0,
+                    ..AccountState::default()
                 },
                 info: None,
                 aws_account_id: None,

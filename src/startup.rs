@@ -11,9 +11,10 @@ use tokio::net::TcpListener;
 use crate::api::{ApiLimits, ApiMetrics};
 use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
 use crate::config::{Config, DemoSettings};
-use crate::expose::{build, Exposition, Sources, Telemetry};
+use crate::expose::{Exposition, Sources, StatusSources, Telemetry};
 use crate::fake::{Demo, DemoOptions};
 use crate::http::State;
+use crate::version as build;
 
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,27 @@ fn demo_options(settings: &DemoSettings) -> DemoOptions {
     }
 }
 
+/// `chime_exporter check`: the report, and its exit status (0 or 1).
+pub async fn check(
+    config: &Config,
+    output: crate::check::Output,
+) -> Result<(String, u8), RunError> {
+    let demo = match &config.demo {
+        Some(settings) => Some(
+            Demo::start(&demo_options(settings))
+                .await
+                .map_err(RunError::Demo)?,
+        ),
+        None => None,
+    };
+    let endpoint = demo.as_ref().map(|d| d.fake.url());
+    let credentials = demo
+        .as_ref()
+        .map(|_| ("DEMOACCESSKEY".to_owned(), "demo-secret".to_owned()));
+    let report = crate::check::run(config, endpoint, credentials).await;
+    Ok((report.render(output), report.exit_code()))
+}
+
 /// Runs the exporter until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -91,11 +113,13 @@ pub async fn run(
         error_backoff: config.error_backoff,
         rate_limit: config.rate_limit,
         static_credentials: None,
+        sts_endpoint_url: None,
         limits: ApiLimits::new(config.concurrency, config.rate_limit),
         metrics: Arc::clone(&api_metrics),
     };
     if let Some(demo) = &demo {
         factory.endpoint_url = Some(demo.fake.url());
+        factory.sts_endpoint_url = Some(demo.fake.url());
         factory.static_credentials = Some(("DEMOACCESSKEY".into(), "demo-secret".into()));
         tracing::info!(endpoint = %demo.fake.url(), "demo mode: serving generated data from an embedded fake Chime API");
     }
@@ -103,7 +127,7 @@ pub async fn run(
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
-    let cache = BotCache::new(Arc::clone(&api_metrics));
+    let cache = BotCache::new(Arc::clone(&api_metrics), config.rate_limit);
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
     let listener = TcpListener::bind(config.web.listen_address)
         .await
@@ -131,8 +155,18 @@ pub async fn run(
     let sources = Sources {
         config: reloader.status(),
         web_config: config.web.config.status(),
+        discovery: Some(Arc::clone(&discovery)),
+        cache: Some(Arc::clone(&cache)),
+    };
+    let status = StatusSources {
+        cache: Arc::clone(&cache),
+        discovery: Arc::clone(&discovery),
+        config: reloader.status(),
+        web_config: config.web.config.status(),
+        shard: config.shard,
     };
     let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard, sources);
+    let http_requests = telemetry.http_requests();
     let state = Arc::new(State::new(
         Arc::clone(&cache),
         Exposition::new(cache, telemetry, with_aws),
@@ -141,6 +175,8 @@ pub async fn run(
         config.web.clone(),
         config.timeout,
         with_aws,
+        status,
+        http_requests,
     ));
     #[cfg(unix)]
     tokio::spawn(async move {

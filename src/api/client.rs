@@ -19,6 +19,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_chime::error::{ProvideErrorMetadata, SdkError};
 
 use super::error::{classify_sdk_error, error_chain, ApiError, ErrorKind};
@@ -26,7 +27,7 @@ use super::interceptors::{ApiMetricsInterceptor, EmptyBodyGuard, ThrottlingClass
 use super::limits::{default_https_client, ApiLimits, LimitedClient};
 use super::model::{bot_from_sdk, AccountInfo, Bot, BotRecord};
 use super::operation::Operation;
-use super::paginate::{paginate, PageError};
+use super::paginate::{paginate, More, PageError};
 use super::retry::MAX_ATTEMPTS;
 use super::telemetry::ApiMetrics;
 
@@ -61,8 +62,11 @@ pub struct ApiSettings {
     /// Static credentials instead of the default chain: only for `--demo`,
     /// whose embedded fake API accepts anything signed.
     pub static_credentials: Option<(String, String)>,
+    /// STS's endpoint, instead of the SDK's resolution (only `--demo`: the
+    /// fake answers GetCallerIdentity).
+    pub sts_endpoint_url: Option<String>,
     /// The retry partition (one per target) and its quota
-    /// ([`retry_quota`]).
+    /// ([`super::retry_quota`]).
     pub retry_partition: String,
     pub retry_quota: usize,
 }
@@ -84,6 +88,7 @@ impl std::fmt::Debug for ApiSettings {
                 "static_credentials",
                 &self.static_credentials.as_ref().map(|_| "<redacted>"),
             )
+            .field("sts_endpoint_url", &self.sts_endpoint_url)
             .field("retry_partition", &self.retry_partition)
             .field("retry_quota", &self.retry_quota)
             .finish()
@@ -94,9 +99,17 @@ impl std::fmt::Debug for ApiSettings {
 #[derive(Debug, Clone)]
 pub struct ChimeApi {
     client: aws_sdk_chime::Client,
+    /// STS with the same credentials, for `check` (who am I?).
+    sts: aws_sdk_sts::Client,
     metrics: Arc<ApiMetrics>,
     limits: ApiLimits,
     max_results: i32,
+    /// The credentials provider of both clients.
+    credentials: Option<SharedCredentialsProvider>,
+    /// The role assumed, if one is; see [`ChimeApi::credential_source`].
+    assumed_role: Option<String>,
+    /// Static (demo) credentials.
+    static_credentials: bool,
 }
 
 impl ChimeApi {
@@ -153,6 +166,7 @@ impl ChimeApi {
         if let Some(url) = &settings.endpoint_url {
             builder = builder.endpoint_url(url.clone());
         }
+        let mut credentials = shared.credentials_provider();
         if let Some(role_arn) = &settings.role_arn {
             // aws-config's assume-role provider caches the credentials and
             // refreshes them before they expire.
@@ -162,7 +176,9 @@ impl ChimeApi {
             if let Some(external_id) = &settings.external_id {
                 provider = provider.external_id(external_id.clone());
             }
-            builder = builder.credentials_provider(provider.build().await);
+            let provider = SharedCredentialsProvider::new(provider.build().await);
+            builder.set_credentials_provider(Some(provider.clone()));
+            credentials = Some(provider);
         }
         // aws-config leaves the HTTP client to the SDK's runtime plugin;
         // take the same default explicitly so it can be wrapped.
@@ -179,8 +195,19 @@ impl ChimeApi {
                 metrics: metrics.clone(),
             })
             .build();
+        // STS answers "who am I" with the same credentials as Chime (the
+        // role's, if assumed); its endpoint stays STS's own.
+        let mut sts = aws_sdk_sts::config::Builder::from(&shared);
+        sts.set_credentials_provider(credentials.clone());
+        if let Some(url) = &settings.sts_endpoint_url {
+            sts.set_endpoint_url(Some(url.clone()));
+        }
         ChimeApi {
             client: aws_sdk_chime::Client::from_conf(config),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            credentials,
+            assumed_role: settings.role_arn.clone(),
+            static_credentials: settings.static_credentials.is_some(),
             metrics,
             limits: limits.clone(),
             max_results: settings.max_results,
@@ -220,6 +247,7 @@ impl ChimeApi {
                 page.bots()
                     .iter()
                     .try_for_each(|bot| take(bot_from_sdk(bot)))
+                    .map(|()| More::All)
                     .map_err(|why| self.malformed(OP, account_id, &why))
             },
             |page| page.next_token(),
@@ -265,13 +293,16 @@ impl ChimeApi {
     }
 
     /// Every account the credentials can see (ListAccounts, 200 a page),
-    /// optionally only those whose name starts with `name_prefix`.
+    /// optionally only those whose name starts with `name_prefix`; with
+    /// `wanted`, only until every account in it was seen.
     pub async fn list_accounts(
         &self,
         name_prefix: Option<&str>,
+        wanted: Option<&std::collections::HashSet<&str>>,
     ) -> Result<Vec<AccountInfo>, ApiError> {
         const OP: Operation = Operation::ListAccounts;
         let mut accounts = Vec::new();
+        let mut missing = wanted.cloned();
         let result = paginate(
             &self.limits,
             MAX_ACCOUNT_PAGES,
@@ -290,13 +321,121 @@ impl ChimeApi {
                 }
             },
             |page| {
-                accounts.extend(page.accounts().iter().map(AccountInfo::from_sdk));
-                Ok(())
+                for account in page.accounts() {
+                    if let Some(missing) = missing.as_mut() {
+                        missing.remove(account.account_id());
+                    }
+                    accounts.push(AccountInfo::from_sdk(account));
+                }
+                Ok(match &missing {
+                    Some(m) if m.is_empty() => More::Enough,
+                    _ => More::All,
+                })
             },
             |page| page.next_token(),
         )
         .await;
         self.listing_result(OP, "", result).map(|()| accounts)
+    }
+
+    /// One page of at most `max_results` bots of `account_id`: whether
+    /// ListBots works, for `check` (how many bots came back).
+    pub async fn list_bots_page(
+        &self,
+        account_id: &str,
+        max_results: i32,
+    ) -> Result<usize, ApiError> {
+        let request = self
+            .client
+            .list_bots()
+            .account_id(account_id)
+            .max_results(max_results);
+        let out = self.limits.run(move || request.send()).await;
+        self.one(Operation::ListBots, account_id, out, |out| {
+            Some(out.bots().len())
+        })
+    }
+
+    /// One page of ListAccounts, for `check`: how many accounts came back,
+    /// and the first one's id.
+    pub async fn list_accounts_page(&self) -> Result<(usize, Option<String>), ApiError> {
+        let request = self.client.list_accounts().max_results(ACCOUNTS_PAGE_SIZE);
+        let out = self.limits.run(move || request.send()).await;
+        self.one(Operation::ListAccounts, "", out, |out| {
+            let first = out.accounts().first().map(|a| a.account_id().to_owned());
+            Some((out.accounts().len(), first))
+        })
+    }
+
+    /// Where the credentials come from, by resolving them once: an assumed
+    /// role, or the link of the default chain that answered (environment,
+    /// profile, SSO, web identity, container, instance role). Never a
+    /// secret.
+    pub async fn credential_source(&self) -> Result<String, ApiError> {
+        use aws_credential_types::credential_feature::AwsCredentialFeature as F;
+        use aws_credential_types::provider::ProvideCredentials;
+        let failed = |message: String| ApiError {
+            operation: Operation::Other,
+            kind: ErrorKind::Credentials,
+            message,
+        };
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or_else(|| failed("no credentials provider".into()))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| failed(error_chain(&e)))?;
+        let features = credentials
+            .get_property::<Vec<F>>()
+            .cloned()
+            .unwrap_or_default();
+        let link = features.iter().rev().find_map(|f| {
+            Some(match f {
+                F::CredentialsEnvVars => "environment",
+                F::CredentialsEnvVarsStsWebIdToken | F::CredentialsProfileStsWebIdToken => {
+                    "web identity"
+                }
+                F::CredentialsProfile
+                | F::CredentialsProfileSourceProfile
+                | F::CredentialsProfileNamedProvider => "profile",
+                F::CredentialsProfileSso | F::CredentialsSso => "SSO",
+                F::CredentialsProfileProcess | F::CredentialsProcess => "credential process",
+                F::CredentialsHttp => "container (ECS/EKS)",
+                F::CredentialsImds => "instance role (IMDS)",
+                F::CredentialsCode => "static",
+                _ => return None,
+            })
+        });
+        let base = match link {
+            Some(link) => link,
+            None if self.static_credentials => "static (demo)",
+            None => "default chain",
+        };
+        Ok(match &self.assumed_role {
+            Some(role) => format!("assumed role {role}"),
+            None => base.to_owned(),
+        })
+    }
+
+    /// STS GetCallerIdentity with these credentials: the AWS account and
+    /// the ARN they act as.
+    pub async fn caller_identity(&self) -> Result<(String, String), ApiError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| ApiError {
+                operation: Operation::Other,
+                kind: classify_sdk_error(&e),
+                message: error_chain(&e),
+            })?;
+        Ok((
+            out.account().unwrap_or_default().to_owned(),
+            out.arn().unwrap_or_default().to_owned(),
+        ))
     }
 
     /// The end of a listing: a looping one is counted as a `pagination`

@@ -27,8 +27,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::{Notify, Semaphore};
 
+use super::error::{header_error_type, ErrorKind};
 use super::operation::operation_of;
 use super::telemetry::ApiMetrics;
+use super::trace::{record, Attempt};
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
@@ -207,6 +209,29 @@ impl HttpConnector for LimitedConnector {
             let started = Instant::now();
             let result = inner.call(request).await;
             metrics.observe_duration(operation, started.elapsed());
+            let (status, error) = match &result {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let error = (status >= 300).then(|| {
+                        header_error_type(response)
+                            .map(ErrorKind::from_aws_code)
+                            .unwrap_or(if status >= 500 {
+                                ErrorKind::Http5xx
+                            } else {
+                                ErrorKind::Http4xx
+                            })
+                    });
+                    (Some(status), error)
+                }
+                Err(e) if e.is_timeout() => (None, Some(ErrorKind::Timeout)),
+                Err(_) => (None, Some(ErrorKind::Connection)),
+            };
+            record(Attempt {
+                operation,
+                status,
+                error,
+                duration: started.elapsed(),
+            });
             result
         })
     }

@@ -12,7 +12,8 @@
 //! * [`paginate`]: following `NextToken`, with a loop guard;
 //! * [`retry`]: attempts per operation and the retry quota;
 //! * [`operation`]: which operation and account a request is, from its path;
-//! * [`telemetry`]: the counters of the calls ([`ApiMetrics`]).
+//! * [`telemetry`]: the counters of the calls ([`ApiMetrics`]);
+//! * [`trace`]: the attempts of one piece of work, for `debug=true` probes.
 
 mod client;
 mod error;
@@ -23,6 +24,7 @@ mod operation;
 mod paginate;
 mod retry;
 mod telemetry;
+mod trace;
 
 pub use client::{ApiSettings, ChimeApi, ACCOUNTS_PAGE_SIZE, MAX_PAGES, SIGNING_REGION};
 pub use error::{ApiError, ErrorKind};
@@ -31,3 +33,4 @@ pub use model::{AccountInfo, Bot, BotRecord};
 pub use operation::{operation_of, percent_decode, Operation};
 pub use retry::{retry_quota, MAX_ATTEMPTS};
 pub use telemetry::{ApiFamilies, ApiMetrics};
+pub use trace::{traced, Attempt};

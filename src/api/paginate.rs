@@ -9,6 +9,15 @@ use std::future::Future;
 use super::error::ApiError;
 use super::limits::ApiLimits;
 
+/// Whether a listing wants the pages after this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum More {
+    /// Every page.
+    All,
+    /// What was wanted is found: stop here.
+    Enough,
+}
+
 /// Why a listing stopped before its last page.
 #[derive(Debug)]
 pub(crate) enum PageError {
@@ -20,7 +29,8 @@ pub(crate) enum PageError {
 
 /// Requests page after page: `send` makes the request for a page (given the
 /// token of the one before, `None` for the first), `take` reads what a page
-/// holds and `next` its `NextToken`. The listing holds one concurrency slot
+/// holds (and says whether more pages are wanted) and `next` its
+/// `NextToken`. The listing holds one concurrency slot
 /// from its first page to its last (see [`ApiLimits::slot`]); each page
 /// waits for its own rate permit.
 ///
@@ -30,7 +40,7 @@ pub(crate) async fn paginate<P, Fut>(
     limits: &ApiLimits,
     max_pages: usize,
     mut send: impl FnMut(Option<String>) -> Fut,
-    mut take: impl FnMut(&P) -> Result<(), ApiError>,
+    mut take: impl FnMut(&P) -> Result<More, ApiError>,
     next: impl Fn(&P) -> Option<&str>,
 ) -> Result<(), PageError>
 where
@@ -45,7 +55,9 @@ where
             .run_in_slot(|| send(request))
             .await
             .map_err(PageError::Api)?;
-        take(&page).map_err(PageError::Api)?;
+        if take(&page).map_err(PageError::Api)? == More::Enough {
+            return Ok(());
+        }
         match next(&page) {
             Some(t) if !t.is_empty() => {
                 if !seen.insert(t.to_owned()) {
@@ -96,7 +108,11 @@ mod tests {
             },
             |page: &(u32, Option<&str>)| {
                 taken.push(page.0);
-                Ok(())
+                Ok(if page.0 == 99 {
+                    More::Enough
+                } else {
+                    More::All
+                })
             },
             |page| page.1,
         )
@@ -112,6 +128,9 @@ mod tests {
         let (r, taken) = run(&[(7, Some(""))], 10).await;
         assert!(r.is_ok(), "an empty token ends the listing");
         assert_eq!(taken, [7]);
+        let (r, taken) = run(&[(1, Some("a")), (99, Some("b")), (3, None)], 10).await;
+        assert!(r.is_ok(), "enough ends the listing");
+        assert_eq!(taken, [1, 99]);
     }
 
     #[tokio::test]

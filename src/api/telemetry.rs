@@ -112,6 +112,22 @@ impl ApiMetrics {
         }
     }
 
+    /// HTTP requests sent for `account_id` so far, all operations (0 for an
+    /// account that is not watched). Reads only: makes no series.
+    pub fn requests_of(&self, account_id: &str) -> u64 {
+        Operation::ALL
+            .into_iter()
+            .filter_map(|operation| {
+                self.requests
+                    .get(&ApiLabels {
+                        operation: operation.as_str(),
+                        account_id: account_id.to_owned(),
+                    })
+                    .map(|c| c.get())
+            })
+            .sum()
+    }
+
     /// One HTTP request was sent to the API.
     pub fn request(&self, operation: Operation, account_id: &str) {
         let watched = self.watched.read().unwrap_or_else(|e| e.into_inner());

@@ -37,8 +37,9 @@ async fn wait_done(mut done: watch::Receiver<bool>) {
 use prometheus_client::metrics::counter::Counter;
 
 use super::bots::{BotList, BotListBuilder};
+use super::capacity::{Capacity, Demand};
 use super::target::{Target, Watched};
-use crate::api::{AccountInfo, ApiMetrics};
+use crate::api::{AccountInfo, ApiMetrics, ErrorKind};
 
 /// The bots of one account, as of one successful fetch.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,12 @@ pub struct AccountState {
     pub last_success_seconds: Option<f64>,
     /// Failed fetches since the last success; drives the backoff.
     pub consecutive_failures: u32,
+    /// Why the last fetch failed, and when (Unix seconds); `None` once a
+    /// fetch succeeded again.
+    pub last_error: Option<(ErrorKind, f64)>,
+    /// When the account's entry expires and a scrape may fetch it again
+    /// (Unix seconds).
+    pub next_refresh_seconds: Option<f64>,
 }
 
 impl AccountState {
@@ -75,6 +82,14 @@ impl AccountState {
         self.up = true;
         self.last_success_seconds = Some(now);
         self.consecutive_failures = 0;
+        self.last_error = None;
+    }
+
+    /// Takes a failed fetch made at `now`: the snapshot stays.
+    pub fn record_failure(&mut self, kind: ErrorKind, now: f64) {
+        self.up = false;
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.last_error = Some((kind, now));
     }
 }
 
@@ -130,8 +145,12 @@ pub struct BotCache {
     states: RwLock<HashMap<String, AccountState>>,
     generation: AtomicU64,
     ready: AtomicBool,
+    /// Turns `true` when the first round of discovery has set the accounts.
+    published: watch::Sender<bool>,
     api_metrics: Arc<ApiMetrics>,
     stats: CacheStats,
+    /// `--chime.rate-limit`, for the capacity.
+    rate_limit: f64,
 }
 
 impl std::fmt::Debug for BotCache {
@@ -151,8 +170,8 @@ fn unix_now() -> f64 {
 
 impl BotCache {
     /// `api_metrics` learns which accounts are watched (only they get API
-    /// series of their own).
-    pub fn new(api_metrics: Arc<ApiMetrics>) -> Arc<BotCache> {
+    /// series of their own); `rate_limit` is `--chime.rate-limit`.
+    pub fn new(api_metrics: Arc<ApiMetrics>, rate_limit: f64) -> Arc<BotCache> {
         let outcomes = Cache::builder()
             .name("chime-listbots")
             .expire_after(OutcomeExpiry)
@@ -164,14 +183,43 @@ impl BotCache {
             states: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            published: watch::channel(false).0,
             api_metrics,
             stats: CacheStats::default(),
+            rate_limit,
         })
     }
 
     /// The counters of cache use.
     pub fn stats(&self) -> &CacheStats {
         &self.stats
+    }
+
+    /// The API calls the watched accounts need against the rate limit.
+    pub fn capacity(&self) -> Capacity {
+        let watched = self.accounts();
+        let states = self.states.read().unwrap_or_else(|e| e.into_inner());
+        let demands = watched.iter().map(|w| {
+            let config = &w.target.config;
+            let bots = states
+                .get(&*w.account_id)
+                .and_then(|s| s.snapshot.as_ref())
+                .map_or(0, |s| s.bots.len());
+            let page = usize::try_from(config.max_results.max(1)).unwrap_or(1);
+            Demand {
+                target: &config.name,
+                // An account not fetched yet counts one page.
+                pages: bots.div_ceil(page).max(1),
+                cache_ttl: w.target.settings.ttl,
+                discovery_ttl: config.discovery_ttl,
+            }
+        });
+        Capacity::of(demands, self.rate_limit)
+    }
+
+    /// API requests made for `account_id` (0 for an account not watched).
+    pub fn api_requests_of(&self, account_id: &str) -> u64 {
+        self.api_metrics.requests_of(account_id)
     }
 
     /// The watched accounts.
@@ -208,6 +256,34 @@ impl BotCache {
             self.outcomes.invalidate(id).await;
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.published.send_replace(true);
+        let changed = !gone.is_empty() || old.len() != self.accounts().len();
+        if changed {
+            let capacity = self.capacity();
+            if capacity.fits() {
+                tracing::info!(
+                    accounts = self.accounts().len(),
+                    needed_per_second = capacity.needed_per_second,
+                    rate_limit = capacity.allowed_per_second,
+                    capacity_ratio = capacity.ratio,
+                    "the rate limit keeps every account fresh"
+                );
+            } else {
+                tracing::warn!(
+                    accounts = self.accounts().len(),
+                    needed_per_second = capacity.needed_per_second,
+                    rate_limit = capacity.allowed_per_second,
+                    capacity_ratio = capacity.ratio,
+                    "the rate limit cannot keep every account within its cache TTL: {}",
+                    capacity.advice()
+                );
+            }
+        }
+    }
+
+    /// Whether the first round of discovery has set the accounts.
+    pub fn is_published(&self) -> bool {
+        *self.published.borrow()
     }
 
     /// Marks the first collection as finished (see `/-/ready`).
@@ -280,6 +356,14 @@ impl BotCache {
     /// `budget` for accounts that have never had data. Accounts that have data
     /// are served from their last snapshot while a refresh runs.
     pub async fn prepare_scrape(self: &Arc<Self>, budget: Duration) {
+        let started = Instant::now();
+        if !self.is_published() {
+            // At start, the accounts (and their details) are not known until
+            // the first round of discovery: wait for it, within the budget.
+            let mut published = self.published.subscribe();
+            let _ = tokio::time::timeout(budget, published.wait_for(|p| *p)).await;
+        }
+        let budget = budget.saturating_sub(started.elapsed());
         let mut waiting = Vec::new();
         let watched = self.accounts();
         for account in watched.iter().map(|w| &*w.account_id) {
@@ -359,6 +443,7 @@ impl BotCache {
                 lifetime: Duration::from_secs(1),
             };
         };
+        let now = unix_now();
         let lifetime = match result {
             Ok(bots) => {
                 tracing::debug!(
@@ -367,12 +452,11 @@ impl BotCache {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "fetched bots"
                 );
-                state.record_success(bots, unix_now());
+                state.record_success(bots, now);
                 settings.ttl_with_jitter()
             }
             Err(err) => {
-                state.up = false;
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                state.record_failure(err.kind, now);
                 let backoff = settings.backoff(state.consecutive_failures);
                 tracing::warn!(
                     account_id = %account,
@@ -385,6 +469,7 @@ impl BotCache {
                 backoff
             }
         };
+        state.next_refresh_seconds = Some(now + lifetime.as_secs_f64());
         drop(states);
         self.generation.fetch_add(1, Ordering::AcqRel);
         Outcome { lifetime }

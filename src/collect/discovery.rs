@@ -1,28 +1,56 @@
 //! Which accounts are watched: the configured ids of each target, plus, for
 //! targets with discovery, every account ListAccounts returns (optionally
-//! filtered by name prefix). Details of configured accounts come from
-//! GetAccount, those of discovered ones from their ListAccounts entry.
+//! filtered by name prefix).
 //!
-//! Discovery runs at start and then once per discovery TTL (the shortest of
-//! the targets', with jitter), or at once after a reload. A failed
-//! ListAccounts keeps the accounts that target discovered before; a failed
-//! GetAccount keeps what was known of the account. Accounts that are no
-//! longer found stop being exported, and their cache entries go.
+//! Details of every account (name, type, status, AWS account) come from
+//! ListAccounts, 200 accounts a call, matched by id: a few calls per
+//! discovery TTL however many accounts are configured. GetAccount is called
+//! only for a configured account the listing does not show (outside the
+//! name prefix), or for every configured account whose details are not
+//! known when ListAccounts fails (a least-privilege policy without
+//! `chime:ListAccounts`). A target without discovery stops listing once
+//! every configured account was found.
+//!
+//! The first round runs before any account is published, so every series
+//! of an account carries its final labels (`aws_account_id` among them)
+//! from its first sample. Then once per discovery TTL (the shortest of the
+//! targets', with jitter), or at once after a reload. A failed ListAccounts
+//! keeps the accounts that target discovered before; a failed lookup keeps
+//! what was known. Accounts that are no longer found stop being exported,
+//! and their cache entries go.
 //!
 //! A round that failed is tried again after `--chime.error-backoff`,
 //! doubling with each failed round up to the discovery TTL: an error that
 //! does not heal by itself (a policy without `chime:ListAccounts`) costs a
 //! call per discovery TTL, not one every few seconds for ever.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
 use super::cache::BotCache;
 use super::shard::owns;
 use super::target::{CacheSettings, Target, Watched};
+use crate::api::{AccountInfo, ApiError, ErrorKind};
 use crate::config::Shard;
+
+/// What the last round of discovery found for one target.
+#[derive(Debug, Clone, Default)]
+pub struct TargetStatus {
+    /// The credentials resolved and every lookup of the last round
+    /// succeeded.
+    pub up: bool,
+    /// When a round last succeeded (Unix seconds).
+    pub last_success_seconds: Option<f64>,
+    /// Why the last round failed.
+    pub last_error: Option<ErrorKind>,
+    /// Accounts this target watches.
+    pub accounts: usize,
+    /// Whether a round has finished.
+    pub ran: bool,
+}
 
 /// The discovery loop and the targets it works on.
 #[derive(Debug)]
@@ -30,7 +58,21 @@ pub struct Discovery {
     cache: Arc<BotCache>,
     shard: Shard,
     targets: RwLock<Vec<Arc<Target>>>,
+    statuses: RwLock<BTreeMap<String, TargetStatus>>,
     wake: Notify,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// One target's part of a round.
+struct TargetRound {
+    watched: Vec<Watched>,
+    error: Option<ErrorKind>,
 }
 
 impl Discovery {
@@ -39,8 +81,21 @@ impl Discovery {
             cache,
             shard,
             targets: RwLock::new(targets),
+            statuses: RwLock::new(BTreeMap::new()),
             wake: Notify::new(),
         })
+    }
+
+    /// Every target, in configuration order, with its last round.
+    pub fn statuses(&self) -> Vec<(Arc<Target>, TargetStatus)> {
+        let statuses = self.statuses.read().unwrap_or_else(|e| e.into_inner());
+        self.targets()
+            .into_iter()
+            .map(|t| {
+                let status = statuses.get(&t.config.name).cloned().unwrap_or_default();
+                (t, status)
+            })
+            .collect()
     }
 
     pub fn cache(&self) -> Arc<BotCache> {
@@ -62,27 +117,6 @@ impl Discovery {
 
     /// Runs forever: discover, collect, wait for the TTL or a reload.
     pub async fn run(self: Arc<Self>) {
-        // Configured accounts are collected at once, while their details and
-        // the discovered accounts are looked up.
-        let configured: Vec<Watched> = self
-            .targets()
-            .iter()
-            .flat_map(|t| {
-                t.config
-                    .account_ids
-                    .iter()
-                    .map(|id| Watched::configured(id, t))
-            })
-            .collect();
-        let configured = dedupe(configured)
-            .into_iter()
-            .filter(|w| owns(&self.shard, &w.account_id))
-            .collect();
-        self.cache.set_accounts(configured).await;
-        {
-            let cache = Arc::clone(&self.cache);
-            tokio::spawn(async move { cache.warm_up().await });
-        }
         let mut first = true;
         let mut failed_rounds = 0u32;
         loop {
@@ -93,7 +127,7 @@ impl Discovery {
                 failed_rounds.saturating_add(1)
             };
             if first {
-                // Joins the fetches started above; starts the discovered ones.
+                // The accounts are known with their details: fetch them all.
                 self.cache.warm_up().await;
                 self.cache.mark_ready();
                 first = false;
@@ -129,113 +163,161 @@ impl Discovery {
     /// One round of discovery over every target; `false` when a lookup
     /// failed.
     pub async fn discover_once(&self) -> bool {
-        let mut complete = true;
         let targets = self.targets();
         let previous = self.cache.accounts();
         let mut watched: Vec<Watched> = Vec::new();
-        let shard = self.shard;
-        let add = |w: Watched, watched: &mut Vec<Watched>| {
-            if !owns(&shard, &w.account_id) {
-                return;
-            }
-            if let Some(other) = watched.iter().find(|o| o.account_id == w.account_id) {
-                if other.target.config.name != w.target.config.name {
-                    tracing::warn!(
-                        account_id = %w.account_id,
-                        target = %w.target.config.name,
-                        first = %other.target.config.name,
-                        "account reachable from two targets; watching it once"
-                    );
-                }
-                return;
-            }
-            watched.push(w);
-        };
+        let mut complete = true;
+        let mut statuses = BTreeMap::new();
         for target in &targets {
-            let config = &target.config;
-            let known = |id: &str| {
-                previous
-                    .iter()
-                    .find(|p| &*p.account_id == id && p.target.config.name == config.name)
-                    .cloned()
-            };
-            // Configured accounts, with details from GetAccount.
-            let mut lookups = tokio::task::JoinSet::new();
-            for id in config.account_ids.iter().filter(|id| owns(&shard, id)) {
-                let (target, id) = (Arc::clone(target), id.clone());
-                lookups.spawn(async move {
-                    let info = target.api.get_account(&id).await;
-                    (id, info)
-                });
+            let round = self.discover_target(target, &previous).await;
+            let mut status = self
+                .statuses
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&target.config.name)
+                .cloned()
+                .unwrap_or_default();
+            status.ran = true;
+            status.up = round.error.is_none();
+            status.last_error = round.error;
+            if round.error.is_none() {
+                status.last_success_seconds = Some(unix_now());
             }
-            let mut configured = Vec::new();
-            while let Some(Ok((id, info))) = lookups.join_next().await {
-                let info = match info {
-                    Ok(info) => Some(Arc::new(info)),
-                    Err(err) => {
-                        complete = false;
-                        tracing::warn!(target = %config.name, account_id = %id, error = %err.kind, detail = %err.message, "GetAccount failed");
-                        known(&id).and_then(|k| k.info)
-                    }
-                };
-                configured.push(Watched::new(id.shared(), Arc::clone(target), info, false));
+            complete &= round.error.is_none();
+            let before = watched.len();
+            for w in round.watched {
+                self.add(w, &mut watched);
             }
-            // Keep the configuration's order.
-            configured.sort_by_key(|w| {
-                config
-                    .account_ids
-                    .iter()
-                    .position(|i| i.as_str() == &*w.account_id)
-            });
-            for w in configured {
-                add(w, &mut watched);
-            }
-            if !config.discover {
-                continue;
-            }
-            match target
-                .api
-                .list_accounts(config.account_name_prefix.as_deref())
-                .await
-            {
-                Ok(accounts) => {
-                    tracing::debug!(target = %config.name, accounts = accounts.len(), "discovered accounts");
-                    for info in accounts {
-                        let id = Arc::<str>::from(info.account_id.as_str());
-                        let w = Watched::new(id, Arc::clone(target), Some(Arc::new(info)), true);
-                        add(w, &mut watched);
-                    }
-                }
-                Err(err) => {
-                    complete = false;
-                    tracing::warn!(target = %config.name, error = %err.kind, detail = %err.message, "ListAccounts failed; keeping the accounts discovered before");
-                    for p in previous
-                        .iter()
-                        .filter(|p| p.discovered && p.target.config.name == config.name)
-                    {
-                        let w = Watched::new(
-                            Arc::clone(&p.account_id),
-                            Arc::clone(target),
-                            p.info.clone(),
-                            true,
-                        );
-                        add(w, &mut watched);
-                    }
-                }
-            }
+            status.accounts = watched.len() - before;
+            statuses.insert(target.config.name.clone(), status);
         }
+        *self.statuses.write().unwrap_or_else(|e| e.into_inner()) = statuses;
         self.cache.set_accounts(watched).await;
         complete
     }
-}
 
-/// Keeps the first of each account id.
-fn dedupe(accounts: Vec<Watched>) -> Vec<Watched> {
-    let mut out: Vec<Watched> = Vec::with_capacity(accounts.len());
-    for a in accounts {
-        if !out.iter().any(|o| o.account_id == a.account_id) {
-            out.push(a);
+    /// Adds `w` to the round's accounts if this shard owns it and no earlier
+    /// target watches it.
+    fn add(&self, w: Watched, watched: &mut Vec<Watched>) {
+        if !owns(&self.shard, &w.account_id) {
+            return;
         }
+        if let Some(other) = watched.iter().find(|o| o.account_id == w.account_id) {
+            if other.target.config.name != w.target.config.name {
+                tracing::warn!(
+                    account_id = %w.account_id,
+                    target_name = %w.target.config.name,
+                    first = %other.target.config.name,
+                    "account reachable from two targets; watching it once"
+                );
+            }
+            return;
+        }
+        watched.push(w);
     }
-    out
+
+    /// One target's accounts, with their details.
+    async fn discover_target(&self, target: &Arc<Target>, previous: &[Watched]) -> TargetRound {
+        let config = &target.config;
+        let name = config.name.as_str();
+        let mut error: Option<ErrorKind> = None;
+        let mut fail = |err: &ApiError, what: &str| {
+            tracing::warn!(target_name = %name, error = %err.kind, detail = %err.message, "{what}");
+            error.get_or_insert(err.kind);
+        };
+        let known = |id: &str| {
+            previous
+                .iter()
+                .find(|p| &*p.account_id == id && p.target.config.name == name)
+        };
+        // This shard's configured accounts.
+        let configured: Vec<_> = config
+            .account_ids
+            .iter()
+            .filter(|id| owns(&self.shard, id))
+            .collect();
+        let mut details: HashMap<String, AccountInfo> = HashMap::new();
+        let mut listed: Option<Vec<AccountInfo>> = None;
+        if config.discover || !configured.is_empty() {
+            // A target without discovery lists only until it has found its
+            // accounts.
+            let wanted: Option<HashSet<&str>> =
+                (!config.discover).then(|| configured.iter().map(|id| id.as_str()).collect());
+            let prefix = config
+                .account_name_prefix
+                .as_deref()
+                .filter(|_| config.discover);
+            match target.api.list_accounts(prefix, wanted.as_ref()).await {
+                Ok(accounts) => {
+                    tracing::debug!(target_name = %name, accounts = accounts.len(), "listed accounts");
+                    for info in &accounts {
+                        details.insert(info.account_id.clone(), info.clone());
+                    }
+                    listed = Some(accounts);
+                }
+                Err(err) => fail(&err, "ListAccounts failed; keeping what was known"),
+            }
+        }
+        // Configured accounts the listing did not show: GetAccount, unless
+        // the listing failed and their details are known from before.
+        let mut lookups = tokio::task::JoinSet::new();
+        for id in &configured {
+            if details.contains_key(id.as_str()) {
+                continue;
+            }
+            if listed.is_none() {
+                if let Some(info) = known(id).and_then(|k| k.info.clone()) {
+                    details.insert(id.to_string(), (*info).clone());
+                    continue;
+                }
+            }
+            let (target, id) = (Arc::clone(target), (*id).clone());
+            lookups.spawn(async move {
+                let info = target.api.get_account(&id).await;
+                (id, info)
+            });
+        }
+        while let Some(Ok((id, info))) = lookups.join_next().await {
+            match info {
+                Ok(info) => {
+                    details.insert(id.to_string(), info);
+                }
+                Err(err) => {
+                    fail(&err, "GetAccount failed");
+                    if let Some(info) = known(&id).and_then(|k| k.info.clone()) {
+                        details.insert(id.to_string(), (*info).clone());
+                    }
+                }
+            }
+        }
+        let mut watched: Vec<Watched> = configured
+            .iter()
+            .map(|id| {
+                let info = details.get(id.as_str()).cloned().map(Arc::new);
+                Watched::new(id.shared(), Arc::clone(target), info, false)
+            })
+            .collect();
+        if config.discover {
+            match listed {
+                Some(accounts) => watched.extend(accounts.into_iter().map(|info| {
+                    let id = Arc::<str>::from(info.account_id.as_str());
+                    Watched::new(id, Arc::clone(target), Some(Arc::new(info)), true)
+                })),
+                None => watched.extend(
+                    previous
+                        .iter()
+                        .filter(|p| p.discovered && p.target.config.name == name)
+                        .map(|p| {
+                            Watched::new(
+                                Arc::clone(&p.account_id),
+                                Arc::clone(target),
+                                p.info.clone(),
+                                true,
+                            )
+                        }),
+                ),
+            }
+        }
+        TargetRound { watched, error }
+    }
 }

@@ -9,12 +9,14 @@
 //! * [`cache`]: when each account is fetched and what is exported of it
 //!   ([`BotCache`]): coalescing, backoff, stale-while-revalidate;
 //! * [`bots`]: an account's bots packed into two allocations ([`BotList`]);
+//! * [`capacity`]: whether the rate limit keeps every account fresh;
 //! * [`probe`]: one bot on demand through GetBot ([`Prober`]);
 //! * [`shard`]: which accounts this exporter owns among several;
 //! * [`reload`]: the targets file read again ([`Reloader`]).
 
 mod bots;
 mod cache;
+mod capacity;
 mod discovery;
 mod probe;
 mod reload;
@@ -23,8 +25,9 @@ mod target;
 
 pub use bots::{BotList, BotListBuilder, TooLarge};
 pub use cache::{AccountState, AccountView, BotCache, CacheStats, Snapshot};
-pub use discovery::Discovery;
-pub use probe::{ProbeOutcome, ProbeRefused, ProbeResult, Prober};
+pub use capacity::{Capacity, Demand};
+pub use discovery::{Discovery, TargetStatus};
+pub use probe::{Answered, ProbeOutcome, ProbeRefused, ProbeResult, Prober};
 pub use reload::{ReloadError, Reloaded, Reloader};
 pub use shard::{owner as shard_owner, owns as shard_owns};
 pub use target::{CacheSettings, Target, TargetFactory, Watched};

@@ -34,7 +34,7 @@ use tokio::sync::{watch, Semaphore};
 
 use super::discovery::Discovery;
 use super::target::Target;
-use crate::api::{BotRecord, ErrorKind};
+use crate::api::{traced, Attempt, BotRecord, ErrorKind};
 use crate::config::ProbeSettings;
 
 /// The answer of one GetBot, as cached.
@@ -42,7 +42,20 @@ use crate::config::ProbeSettings;
 pub struct ProbeOutcome {
     pub bot: Option<BotRecord>,
     pub error: Option<ErrorKind>,
+    /// The HTTP attempts the call made.
+    pub attempts: Vec<Attempt>,
     lifetime: Duration,
+}
+
+/// How a probe was answered (for `debug=true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// From the cache.
+    Cache,
+    /// By a call another probe of the same bot had started.
+    Joined,
+    /// By a call of its own.
+    Called,
 }
 
 type Key = (String, String);
@@ -82,6 +95,9 @@ pub struct ProbeResult {
     pub duration: Duration,
     /// The AWS account that owns the Chime account, when known.
     pub aws_account_id: Option<Arc<str>>,
+    pub answered: Answered,
+    /// The target the probe went through.
+    pub target: String,
 }
 
 impl ProbeResult {
@@ -100,6 +116,8 @@ pub enum ProbeRefused {
     NotWatched,
     /// The budget of GetBot calls is spent; try again shortly.
     Busy,
+    /// The exporter is starting: which accounts it watches is not known yet.
+    Starting,
 }
 
 impl Prober {
@@ -123,6 +141,9 @@ impl Prober {
         &self,
         account_id: &str,
     ) -> Result<(Arc<Target>, Option<Arc<str>>), ProbeRefused> {
+        if !self.discovery.cache().is_published() {
+            return Err(ProbeRefused::Starting);
+        }
         if let Some(watched) = self.discovery.cache().lookup(account_id) {
             let aws = watched.aws_account_id_shared();
             return Ok((watched.target, aws));
@@ -150,15 +171,18 @@ impl Prober {
         let started = Instant::now();
         let (target, aws_account_id) = self.target_for(account_id)?;
         let key = (account_id.to_owned(), bot_id.to_owned());
-        let done = |outcome| ProbeResult {
+        let target_name = target.config.name.clone();
+        let done = |outcome, answered| ProbeResult {
             outcome,
             duration: started.elapsed(),
             aws_account_id: aws_account_id.clone(),
+            answered,
+            target: target_name.clone(),
         };
         if let Some(hit) = self.cache.get(&key).await {
-            return Ok(done(Some(hit)));
+            return Ok(done(Some(hit), Answered::Cache));
         }
-        let mut answer = self.call(target, key)?;
+        let (mut answer, answered) = self.call(target, key)?;
         let outcome = tokio::time::timeout(budget, async {
             answer
                 .wait_for(Option::is_some)
@@ -169,15 +193,15 @@ impl Prober {
         .await
         .ok()
         .flatten();
-        Ok(done(outcome))
+        Ok(done(outcome, answered))
     }
 
     /// The GetBot call for `key`: the one already running, or a new one if
     /// the budget allows.
-    fn call(&self, target: Arc<Target>, key: Key) -> Result<Answer, ProbeRefused> {
+    fn call(&self, target: Arc<Target>, key: Key) -> Result<(Answer, Answered), ProbeRefused> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(answer) = running.get(&key) {
-            return Ok(answer.clone());
+            return Ok((answer.clone(), Answered::Joined));
         }
         let permit = Arc::clone(&self.budget)
             .try_acquire_owned()
@@ -196,15 +220,18 @@ impl Prober {
         let running = Arc::clone(&self.running);
         tokio::spawn(async move {
             let (account, bot) = &key;
-            let outcome = Arc::new(match api.get_bot(account, bot).await {
+            let (result, attempts) = traced(api.get_bot(account, bot)).await;
+            let outcome = Arc::new(match result {
                 Ok(found) => ProbeOutcome {
                     bot: Some(found),
                     error: None,
+                    attempts,
                     lifetime: ttl,
                 },
                 Err(err) => ProbeOutcome {
                     bot: None,
                     error: Some(err.kind),
+                    attempts,
                     lifetime: backoff,
                 },
             });
@@ -216,6 +243,6 @@ impl Prober {
             drop(permit);
             let _ = tx.send(Some(outcome));
         });
-        Ok(rx)
+        Ok((rx, Answered::Called))
     }
 }

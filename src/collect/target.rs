@@ -55,6 +55,8 @@ pub struct TargetFactory {
     /// `--chime.rate-limit`, which sizes each target's retry quota.
     pub rate_limit: f64,
     pub static_credentials: Option<(String, String)>,
+    /// STS's endpoint (only `--demo`).
+    pub sts_endpoint_url: Option<String>,
     pub limits: ApiLimits,
     pub metrics: Arc<ApiMetrics>,
 }
@@ -69,6 +71,7 @@ impl TargetFactory {
             role_arn: config.role_arn.clone(),
             external_id: config.external_id.clone(),
             static_credentials: self.static_credentials.clone(),
+            sts_endpoint_url: self.sts_endpoint_url.clone(),
             retry_partition: config.name.clone(),
             retry_quota: retry_quota(self.rate_limit),
         };

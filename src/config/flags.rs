@@ -27,7 +27,13 @@ pub const DEMO_THROTTLE_RATIO: f64 = 0.05;
 ///
 /// Every flag can also be set through the environment variable shown.
 #[derive(Debug, Parser)]
-#[command(name = "chime_exporter", version, about, long_about = None)]
+#[command(
+    name = "chime_exporter",
+    version = crate::version::VERSION,
+    long_version = crate::version::LONG_VERSION,
+    about,
+    long_about = None
+)]
 pub struct Cli {
     /// Chime account ID to watch (repeat the flag, or comma-separate in the
     /// environment variable).

@@ -151,6 +151,12 @@ fn last_success(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<
     }
 }
 
+fn last_error(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
+    if let Some((kind, _)) = view.state.last_error {
+        s.push(labels, &[("error", kind.as_str())], Value::Int(1));
+    }
+}
+
 fn bots(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
     if let Some(snapshot) = &view.state.snapshot {
         s.push(labels, &[], snapshot.bots.len().into());
@@ -198,7 +204,7 @@ fn bot_updated(bot: Bot<'_>, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
 }
 
 /// Every account family, in exposition order.
-pub const FAMILIES: [Family; 9] = [
+pub const FAMILIES: [Family; 10] = [
     Family {
         name: "chime_account_info",
         help: cached!("Information about a watched Chime account, value 1."),
@@ -216,6 +222,12 @@ pub const FAMILIES: [Family; 9] = [
         help: cached!("Unix time of the last successful fetch of the account's bots."),
         from_bots: false,
         encode: Encode::Account(last_success),
+    },
+    Family {
+        name: "chime_account_last_error_info",
+        help: cached!("Why the last fetch of the account's bots failed (error, from the bounded set of chime_api_errors_total), value 1; absent once a fetch succeeds."),
+        from_bots: false,
+        encode: Encode::Account(last_error),
     },
     Family {
         name: "chime_bots",

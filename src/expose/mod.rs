@@ -7,7 +7,9 @@
 //!   per scrape ([`AccountsRenderer`]);
 //! * [`gzip`]: one gzip member from pieces compressed once;
 //! * [`telemetry`]: the exporter's own metrics ([`Telemetry`]);
+//! * [`process`]: the process metrics (`process_*`);
 //! * [`probe`]: the answer of a `/probe`;
+//! * [`status`]: what `/status` shows, as data ([`StatusReport`]);
 //! * [`exposition`]: one scrape's body ([`Exposition`]);
 //! * [`text`]: the sample writer shared by the above.
 
@@ -15,13 +17,17 @@ mod exposition;
 mod families;
 pub mod gzip;
 mod probe;
+mod process;
 mod render;
+mod status;
 mod telemetry;
 mod text;
 
 pub use exposition::{Chunks, Exposition};
 pub use families::{account_labels, bot_families, encode_accounts, Family, FAMILIES};
-pub use probe::encode_probe;
+pub use probe::{debug_probe, encode_probe};
+pub use process::ProcessStats;
 pub use render::{AccountsPart, AccountsRenderer};
-pub use telemetry::{build, Sources, Telemetry};
+pub use status::{AccountReport, StatusReport, StatusSources, TargetReport};
+pub use telemetry::{HttpRequests, Sources, Telemetry};
 pub use text::{write_eof, OPENMETRICS_CONTENT_TYPE};

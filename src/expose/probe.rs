@@ -4,7 +4,7 @@
 
 use super::families::bot_families;
 use super::text::{write_eof, write_gauge_descriptor, write_sample, Value};
-use crate::collect::ProbeResult;
+use crate::collect::{Answered, ProbeResult};
 
 /// Encodes a probe's answer (with `# EOF`). `with_aws`: the bot's series
 /// carry `aws_account_id`, as the account's series do.
@@ -49,5 +49,64 @@ pub fn encode_probe(account_id: &str, result: &ProbeResult, with_aws: bool) -> S
         }
     }
     write_eof(&mut out);
+    out
+}
+
+/// `/probe?…&debug=true`, as blackbox_exporter answers it: a plain-text log
+/// of the probe (how it was answered, each API attempt with its status,
+/// error class and duration, the result), then the metrics it would have
+/// returned.
+pub fn debug_probe(account_id: &str, bot_id: &str, result: &ProbeResult, with_aws: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "Logs for the probe:");
+    let _ = writeln!(
+        out,
+        "probe of bot {bot_id} in account {account_id} through target {}",
+        result.target
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        match result.answered {
+            Answered::Cache =>
+                "answered from the cache (no API call now); the call that filled it:",
+            Answered::Joined => "joined the GetBot call already running for this bot:",
+            Answered::Called => "made a GetBot call:",
+        }
+    );
+    match &result.outcome {
+        None => {
+            let _ = writeln!(
+                out,
+                "  no answer within the scrape's budget (the call goes on for the next probe)"
+            );
+        }
+        Some(outcome) => {
+            if outcome.attempts.is_empty() {
+                let _ = writeln!(out, "  (no attempt recorded)");
+            }
+            for (i, a) in outcome.attempts.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  attempt {}: {} status={} error={} duration={:.3}s",
+                    i + 1,
+                    a.operation,
+                    a.status
+                        .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+                    a.error.map_or("none", |e| e.as_str()),
+                    a.duration.as_secs_f64()
+                );
+            }
+            let _ = match (&outcome.bot, outcome.error) {
+                (Some(_), _) => writeln!(out, "result: the bot was found"),
+                (None, Some(e)) => writeln!(out, "result: failed ({e})"),
+                (None, None) => writeln!(out, "result: failed"),
+            };
+        }
+    }
+    let _ = writeln!(out, "probe took {:.3}s", result.duration.as_secs_f64());
+    let _ = writeln!(out, "\nMetrics that would have been returned:");
+    out.push_str(&encode_probe(account_id, result, with_aws));
     out
 }

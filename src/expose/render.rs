@@ -87,6 +87,7 @@ fn same(a: &AccountView, b: &AccountView) -> bool {
         && a.state.up == b.state.up
         && a.state.last_success_seconds.map(f64::to_bits)
             == b.state.last_success_seconds.map(f64::to_bits)
+        && a.state.last_error.map(|(kind, _)| kind) == b.state.last_error.map(|(kind, _)| kind)
         && a.info == b.info
 }
 
@@ -388,6 +389,8 @@ mod tests {
                 up: account % 5 != 1,
                 last_success_seconds: Some(1.79e9 + account as f64),
                 consecutive_failures: 0,
+                last_error: (account % 5 == 1).then_some((crate::api::ErrorKind::Throttled, 1.8e9)),
+                next_refresh_seconds: None,
             },
             info: account.is_multiple_of(2).then(|| {
                 Arc::new(AccountInfo {
@@ -530,10 +533,10 @@ mod tests {
         assert_eq!(gunzip(&after_gzip), whole(&states, true));
         for (b, a) in [(&before_plain, &after_plain), (&before_gzip, &after_gzip)] {
             let (b, a) = (ptrs(b), ptrs(a));
-            // At most the three account families of the two accounts are
+            // At most the four account families of the two accounts are
             // new; every bot family chunk (72 here) is the one from before.
             let new = a.difference(&b).count();
-            assert!(new > 0 && new <= 6, "new chunks: {new}");
+            assert!(new > 0 && new <= 8, "new chunks: {new}");
         }
 
         // A rendering that is out of date for the account's families is not
@@ -553,7 +556,8 @@ mod tests {
     #[test]
     fn bot_families_are_those_built_from_the_bots() {
         let renderer = AccountsRenderer::new(true);
-        let mut view = view(2, 5, "x");
+        // Account 1 has every family: bots, and a last error.
+        let mut view = view(1, 5, "x");
         let with = renderer.render(&view, false);
         assert_eq!(renderer.render(&view, true).len(), with.len());
         view.state.snapshot = None;
@@ -564,6 +568,7 @@ mod tests {
             assert!(!with[f].is_empty(), "family {f}");
         }
         assert_eq!(renderer.bot_families.iter().filter(|&&b| b).count(), 6);
+        assert_eq!(renderer.bot_families.len(), FAMILIES.len());
     }
 
     #[test]

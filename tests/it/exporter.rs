@@ -167,7 +167,12 @@ async fn concurrent_scrapes_share_one_fetch_per_account_per_ttl() {
         }
         ok
     };
-    // Cold: 100 scrapes while the first fetch is in flight.
+    // Cold: 100 scrapes while the first fetches are in flight (the accounts
+    // are published after the first round of discovery).
+    wait_for(Duration::from_secs(20), "the first fetch under way", || {
+        fake.requests("ListBots", ids[0]) >= 1
+    })
+    .await;
     assert_eq!(scrape_all().await, 100);
     let m = exporter
         .metrics_until(Duration::from_secs(20), "all up", |m| {
@@ -187,7 +192,15 @@ async fn concurrent_scrapes_share_one_fetch_per_account_per_ttl() {
     for (id, want) in ids.iter().zip(&expected) {
         assert_eq!(fake.requests("ListBots", id), *want, "warm scrapes of {id}");
     }
-    assert!(m.get("chime_cache_hits_total", &[]).unwrap() > 0.0);
+    drop(m);
+    assert!(
+        exporter
+            .metrics()
+            .await
+            .get("chime_cache_hits_total", &[])
+            .unwrap()
+            > 0.0
+    );
     // After the TTL (3 s plus its 10 % jitter): exactly one more fetch each.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(scrape_all().await, 100);
@@ -470,7 +483,7 @@ async fn http_routes_methods_and_content_type() {
     assert_eq!(http(addr, "DELETE", "/", &[]).await.status, 405);
     let landing = http(addr, "GET", "/", &[]).await;
     assert_eq!(landing.status, 200);
-    assert!(landing.body.contains("href=\"/custom\""));
+    assert!(landing.body.contains("href=\"custom\""));
     assert_eq!(http(addr, "GET", "/-/healthy", &[]).await.status, 200);
     exporter.ready(Duration::from_secs(20)).await;
     // No sample carries a timestamp: after the series (name and labels, whose
@@ -522,7 +535,11 @@ async fn not_ready_until_the_first_collection_finished() {
     let fake = FakeChime::start().await.unwrap();
     let mut rng = fastrand::Rng::with_seed(9);
     fake.put_account(account(&mut rng, "slow", 2, 0));
-    fake.add_fault(FaultRule::new(Fault::Latency(Duration::from_secs(2))).times(1));
+    fake.add_fault(
+        FaultRule::new(Fault::Latency(Duration::from_secs(2)))
+            .operation("ListBots")
+            .times(1),
+    );
     let exporter = Exporter::start(&fake.url(), &["--chime.account-id", "slow"]);
     assert_eq!(exporter.get("/-/ready").await.status, 503);
     assert_eq!(exporter.get("/-/healthy").await.status, 200);

@@ -491,6 +491,9 @@ pub struct FakeSts {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What FakeSts answers to GetCallerIdentity.
+pub const STS_IDENTITY_XML: &str = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:iam::333333333333:user/checker</Arn><UserId>AIDACHECKER</UserId><Account>333333333333</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>fake-2</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+
 /// The access key id FakeSts hands out.
 pub const STS_ACCESS_KEY: &str = "ASIAFAKESTSASSUMED01";
 
@@ -542,9 +545,14 @@ impl FakeSts {
                     let expires = humantime::format_rfc3339_seconds(
                         std::time::SystemTime::now() + Duration::from_secs(3600),
                     );
-                    let xml = format!(
+                    let asked = seen.lock().unwrap().last().cloned().unwrap_or_default();
+                    let xml = if asked.contains("Action=GetCallerIdentity") {
+                        STS_IDENTITY_XML.to_owned()
+                    } else {
+                        format!(
                         "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{STS_ACCESS_KEY}</AccessKeyId><SecretAccessKey>fakeStsSecretKey</SecretAccessKey><SessionToken>fakeStsSessionToken</SessionToken><Expiration>{expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAFAKE:chime-exporter</AssumedRoleId><Arn>arn:aws:sts::222222222222:assumed-role/chime-reader/chime-exporter</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>fake-1</RequestId></ResponseMetadata></AssumeRoleResponse>"
-                    );
+                    )
+                    };
                     let resp = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
                         xml.len()

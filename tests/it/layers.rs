@@ -13,8 +13,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The layers, bottom first. A file may import files of its own layer and
 /// of the layers below it.
-const LAYERS: [(&str, u32); 10] = [
+const LAYERS: [(&str, u32); 12] = [
     ("memory", 0),
+    ("version", 0),
     ("config", 1),
     ("api", 2),
     ("collect", 3),
@@ -22,6 +23,7 @@ const LAYERS: [(&str, u32); 10] = [
     ("http", 5),
     ("logging", 6),
     ("startup", 7),
+    ("check", 7),
     ("lib", 8),
     ("main", 9),
 ];
@@ -29,7 +31,7 @@ const LAYERS: [(&str, u32); 10] = [
 /// The fake API stands apart: it imports nothing of the exporter, and only
 /// these import it.
 const FAKE: &str = "fake";
-const MAY_IMPORT_FAKE: [&str; 2] = ["startup", "lib"];
+const MAY_IMPORT_FAKE: [&str; 3] = ["startup", "lib", "main"];
 
 fn rank(unit: &str) -> Option<u32> {
     LAYERS.iter().find(|(u, _)| *u == unit).map(|(_, r)| *r)

@@ -17,6 +17,7 @@ mod faults;
 mod hardening;
 mod layers;
 mod model;
+mod observe;
 mod prometheus;
 mod properties;
 mod scale;

@@ -16,11 +16,21 @@ fn account_ids(m: &Metrics) -> BTreeSet<String> {
 }
 
 /// The account families of an exposition (everything before the telemetry,
-/// which changes with every scrape).
+/// which changes with every scrape): up to the first family that is not one
+/// of the account families.
 fn account_part(text: &str) -> &str {
-    text.split("# HELP chime_api_requests")
-        .next()
-        .unwrap_or(text)
+    let families: Vec<&str> = chime_exporter::expose::FAMILIES
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    let end = text
+        .match_indices("# HELP ")
+        .find(|(i, _)| {
+            let name = text[i + 7..].split(' ').next().unwrap_or("");
+            !families.contains(&name)
+        })
+        .map_or(text.len(), |(i, _)| i);
+    &text[..end]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

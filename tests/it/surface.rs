@@ -25,6 +25,7 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
     fake.put_account(FakeAccount::new("pa", "Probe").with_generated_bots(&mut rng, 3, 2));
     let bot = fake.with_account("pa", |a| a.bots[1].clone()).unwrap();
     let exporter = Exporter::start(&fake.url(), &["--chime.account-id", "pa"]);
+    exporter.ready(Duration::from_secs(20)).await;
 
     let ok = probe(
         &exporter,
@@ -182,8 +183,9 @@ async fn probes_of_unwatched_accounts_when_allowed() {
             "--probe.allow-unwatched-accounts",
         ],
     );
+    exporter.ready(Duration::from_secs(20)).await;
     let found = probe(&exporter, &format!("account_id=zz&bot_id={other}"), &[]).await;
-    assert_eq!(found.status, 200);
+    assert_eq!(found.status, 200, "{}", found.body);
     let m = Metrics::parse(&found.body);
     assert_eq!(m.get("chime_probe_success", &[]), Some(1.0));
     assert_eq!(m.count("chime_bot_info", &[("account_id", "zz")]), 1);
