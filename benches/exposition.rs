@@ -1,5 +1,6 @@
-//! Building the exposition of the account families: 100 accounts × 100 bots
-//! and 1,000 × 100, plain and gzip.
+//! Building the exposition of the account families: 100 accounts × 100 bots,
+//! 1,000 × 100 and 10,000 × 10 (many accounts of few bots, as real Chime
+//! organisations are), plain and gzip.
 //!
 //! * `encode`, `gzip`: the whole text in one go (what a cold start costs);
 //! * `render_cold`: the renderer's first gzip rendering, one account at a
@@ -9,16 +10,19 @@
 //! * `render_one_refreshed`: the same, but the refresh found the same bots
 //!   (the usual case: bots rarely change), so only the account's own
 //!   families (`chime_account_*`) are rendered again;
-//! * `render_warm`: a scrape with nothing changed.
+//! * `render_warm`: a scrape with nothing changed;
+//! * `calls_one_changed`: the API call counters per account
+//!   (`chime_api_requests_total`, `chime_api_errors_total`) after one
+//!   account's call, which renders only that account's lines.
 //!
 //! `cargo bench --bench exposition`
 
 use std::sync::Arc;
 
-use chime_exporter::api::BotRecord;
+use chime_exporter::api::{ApiMetrics, BotRecord, ErrorKind, Operation};
 use chime_exporter::collect::{AccountState, AccountView, BotList, Snapshot};
 use chime_exporter::expose::gzip::gzip;
-use chime_exporter::expose::{encode_accounts, AccountsRenderer};
+use chime_exporter::expose::{encode_accounts, AccountsRenderer, CallsRenderer};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
@@ -55,7 +59,7 @@ fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("exposition");
     group.sample_size(10);
-    for (accounts, bots) in [(100usize, 100usize), (1000, 100)] {
+    for (accounts, bots) in [(100usize, 100usize), (1000, 100), (10_000, 10)] {
         let input = views(accounts, bots);
         let mut probe = String::new();
         encode_accounts(&input, false, &mut probe);
@@ -110,6 +114,25 @@ fn bench(c: &mut Criterion) {
         }
         group.bench_function(BenchmarkId::new("render_warm", &id), |b| {
             b.iter(|| renderer.get(generation, true, |_| unreachable!()))
+        });
+        let api = Arc::new(ApiMetrics::default());
+        api.set_watched(input.iter().map(|v| &*v.account_id));
+        for v in &input {
+            api.request(Operation::ListBots, &v.account_id);
+            api.request(Operation::ListAccounts, &v.account_id);
+        }
+        api.error(
+            Operation::ListBots,
+            &input[1].account_id,
+            ErrorKind::Throttled,
+        );
+        let calls = CallsRenderer::new(Arc::clone(&api));
+        calls.get(true);
+        group.bench_function(BenchmarkId::new("calls_one_changed", &id), |b| {
+            b.iter(|| {
+                api.request(Operation::ListBots, &input[0].account_id);
+                calls.get(true)
+            })
         });
     }
     group.finish();

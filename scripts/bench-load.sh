@@ -3,38 +3,47 @@
 # the identical bytes, at 1, 16 and 128 connections, plain and gzip.
 #
 #   scripts/bench-load.sh            (needs: wrk, nginx; installs them as root)
+#   SHAPES="10000x10" scripts/bench-load.sh
 #
-# 10,000 bots behind the cache (100 accounts x 100, --demo with generated
-# accounts, no throttling). Loopback only; each run is 10 s.
+# Each shape is ACCOUNTSxBOTS behind the cache (--demo with generated
+# accounts, no throttling): by default 100 accounts x 100 bots and 10,000
+# accounts x 10 bots (the many-accounts case: Chime allows 10 chatbots an
+# account). Loopback only; each run is 10 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT_EXPORTER=19891
 PORT_NGINX=19892
 DURATION=${DURATION:-10s}
+SHAPES=${SHAPES:-100x100 10000x10}
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
 fi
 cargo build --release --locked --bin chime_exporter >/dev/null
 work=$(mktemp -d)
+exporter_pid=
 cleanup() {
-  kill "$exporter_pid" 2>/dev/null || true
+  [ -n "$exporter_pid" ] && kill "$exporter_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-target/release/chime_exporter --demo --demo.accounts 100 --demo.bots-per-account 100 \
-  --demo.throttle-ratio 0 --chime.cache-ttl 1h --chime.rate-limit 1000 --web.max-requests 0 \
-  --web.listen-address 127.0.0.1:$PORT_EXPORTER --log.level warn &
+run_shape() {
+accounts=${1%x*}
+per_account=${1#*x}
+total=$(( accounts * per_account ))
+target/release/chime_exporter --demo --demo.accounts "$accounts" --demo.bots-per-account "$per_account" \
+  --demo.throttle-ratio 0 --chime.cache-ttl 1h --chime.rate-limit 10000 --chime.concurrency 8 \
+  --web.max-requests 0 --web.listen-address 127.0.0.1:$PORT_EXPORTER --log.level warn &
 exporter_pid=$!
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT_EXPORTER/-/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-# Wait until every bot is in (10,000).
-for _ in $(seq 1 100); do
-  [ "$(curl -fs "http://127.0.0.1:$PORT_EXPORTER/metrics" | grep -c '^chime_bot_info{')" -ge 10000 ] && break
-  sleep 0.2
+# Wait until every bot is in.
+for _ in $(seq 1 300); do
+  [ "$(curl -fs "http://127.0.0.1:$PORT_EXPORTER/metrics" | grep -c '^chime_bot_info{')" -ge "$total" ] && break
+  sleep 0.5
 done
 mkdir -p "$work/www"
 curl -fs "http://127.0.0.1:$PORT_EXPORTER/metrics" -o "$work/www/metrics"
@@ -77,7 +86,7 @@ measure() {
     END { printf "%.0f %.2f %.2f", rps, p50, p99 }'
 }
 
-echo "bots: $bots; exposition $(stat -c %s "$work/www/metrics") bytes, gzip $(stat -c %s "$work/www/metrics.gz") bytes; $(nproc) cores"
+echo "accounts: $accounts; bots: $bots; exposition $(stat -c %s "$work/www/metrics") bytes, gzip $(stat -c %s "$work/www/metrics.gz") bytes; $(nproc) cores"
 echo
 echo "| encoding | connections | exporter req/s | nginx req/s | ratio | exporter p50 / p99 (ms) | nginx p50 / p99 (ms) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
@@ -88,4 +97,15 @@ for gz in plain gzip; do
     ratio=$(awk -v a="$e_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a / b }')
     echo "| $gz | $c | $e_rps | $n_rps | $ratio | $e_p50 / $e_p99 | $n_p50 / $n_p99 |"
   done
+done
+kill "$exporter_pid" 2>/dev/null || true
+wait "$exporter_pid" 2>/dev/null || true
+kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+rm -f "$work/nginx.pid"
+sleep 1
+echo
+}
+
+for shape in $SHAPES; do
+  run_shape "$shape"
 done

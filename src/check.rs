@@ -215,7 +215,7 @@ async fn check_target(target: Arc<Target>, steps: Steps) {
             let result = api
                 .get_account(id)
                 .await
-                .map(|info| format!("{} ({})", info.name, info.status))
+                .map(|info| format!("{} ({})", info.name(), info.status()))
                 .map_err(|e| (e, "chime:GetAccount"));
             steps.push("GetAccount", Some(id), result);
         }

@@ -127,7 +127,11 @@ pub async fn run(
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
-    let cache = BotCache::new(Arc::clone(&api_metrics), config.rate_limit);
+    let cache = BotCache::new(
+        Arc::clone(&api_metrics),
+        config.rate_limit,
+        config.concurrency,
+    );
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
     let listener = TcpListener::bind(config.web.listen_address)
         .await

@@ -24,7 +24,7 @@ use aws_sdk_chime::error::{ProvideErrorMetadata, SdkError};
 
 use super::error::{classify_sdk_error, error_chain, ApiError, ErrorKind};
 use super::interceptors::{ApiMetricsInterceptor, EmptyBodyGuard, ThrottlingClassifier};
-use super::limits::{default_https_client, ApiLimits, LimitedClient};
+use super::limits::{default_https_client, ApiLimits, LimitedClient, Priority};
 use super::model::{bot_from_sdk, AccountInfo, Bot, BotRecord};
 use super::operation::Operation;
 use super::paginate::{paginate, More, PageError};
@@ -220,14 +220,19 @@ impl ChimeApi {
     /// Either every bot, or an error: a page that fails in the middle fails
     /// the fetch, so a half list is never taken for the account's bots. An
     /// error from `take` (the caller cannot keep the bots) fails it too.
+    ///
+    /// `priority`: [`Priority::First`] for an account without data,
+    /// [`Priority::Refresh`] otherwise.
     pub async fn list_bots(
         &self,
         account_id: &str,
+        priority: Priority,
         mut take: impl FnMut(Bot<'_>) -> Result<(), String>,
     ) -> Result<(), ApiError> {
         const OP: Operation = Operation::ListBots;
         let result = paginate(
             &self.limits,
+            priority,
             MAX_PAGES,
             |token| {
                 let request = self
@@ -257,10 +262,13 @@ impl ChimeApi {
     }
 
     /// One bot (GetBot), for a probe: behind every collection call (see
-    /// [`ApiLimits::run_probe`]).
+    /// [`Priority`]).
     pub async fn get_bot(&self, account_id: &str, bot_id: &str) -> Result<BotRecord, ApiError> {
         let request = self.client.get_bot().account_id(account_id).bot_id(bot_id);
-        let out = self.limits.run_probe(move || request.send()).await;
+        let out = self
+            .limits
+            .run(Priority::Probe, move || request.send())
+            .await;
         self.one(Operation::GetBot, account_id, out, |out| {
             out.bot().map(|bot| BotRecord::from(bot_from_sdk(bot)))
         })
@@ -269,7 +277,10 @@ impl ChimeApi {
     /// One account (GetAccount).
     pub async fn get_account(&self, account_id: &str) -> Result<AccountInfo, ApiError> {
         let request = self.client.get_account().account_id(account_id);
-        let out = self.limits.run(move || request.send()).await;
+        let out = self
+            .limits
+            .run(Priority::First, move || request.send())
+            .await;
         self.one(Operation::GetAccount, account_id, out, |out| {
             out.account().map(AccountInfo::from_sdk)
         })
@@ -305,6 +316,7 @@ impl ChimeApi {
         let mut missing = wanted.cloned();
         let result = paginate(
             &self.limits,
+            Priority::First,
             MAX_ACCOUNT_PAGES,
             |token| {
                 let request = self
@@ -350,7 +362,10 @@ impl ChimeApi {
             .list_bots()
             .account_id(account_id)
             .max_results(max_results);
-        let out = self.limits.run(move || request.send()).await;
+        let out = self
+            .limits
+            .run(Priority::First, move || request.send())
+            .await;
         self.one(Operation::ListBots, account_id, out, |out| {
             Some(out.bots().len())
         })
@@ -360,7 +375,10 @@ impl ChimeApi {
     /// and the first one's id.
     pub async fn list_accounts_page(&self) -> Result<(usize, Option<String>), ApiError> {
         let request = self.client.list_accounts().max_results(ACCOUNTS_PAGE_SIZE);
-        let out = self.limits.run(move || request.send()).await;
+        let out = self
+            .limits
+            .run(Priority::First, move || request.send())
+            .await;
         self.one(Operation::ListAccounts, "", out, |out| {
             let first = out.accounts().first().map(|a| a.account_id().to_owned());
             Some((out.accounts().len(), first))

@@ -123,6 +123,12 @@ impl ErrorKind {
             .unwrap_or(ErrorKind::Other)
     }
 
+    /// Whether the caller is not allowed the call (IAM, or Chime's own
+    /// `ForbiddenException`).
+    pub fn is_denied(self) -> bool {
+        matches!(self, ErrorKind::AccessDenied | ErrorKind::Forbidden)
+    }
+
     /// Whether the API asked the caller to slow down.
     pub fn is_throttling(self) -> bool {
         self == ErrorKind::Throttled

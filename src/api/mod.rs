@@ -28,9 +28,9 @@ mod trace;
 
 pub use client::{ApiSettings, ChimeApi, ACCOUNTS_PAGE_SIZE, MAX_PAGES, SIGNING_REGION};
 pub use error::{ApiError, ErrorKind};
-pub use limits::ApiLimits;
+pub use limits::{ApiLimits, Priority, Slot};
 pub use model::{AccountInfo, Bot, BotRecord};
 pub use operation::{operation_of, percent_decode, Operation};
 pub use retry::{retry_quota, MAX_ATTEMPTS};
-pub use telemetry::{ApiFamilies, ApiMetrics};
+pub use telemetry::{AccountCalls, ApiFamilies, ApiMetrics, CallTable};
 pub use trace::{traced, Attempt};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::future::Future;
 
 use super::error::ApiError;
-use super::limits::ApiLimits;
+use super::limits::{ApiLimits, Priority};
 
 /// Whether a listing wants the pages after this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,7 @@ pub(crate) enum PageError {
 /// fails the listing, so a half list is never taken for the whole.
 pub(crate) async fn paginate<P, Fut>(
     limits: &ApiLimits,
+    priority: Priority,
     max_pages: usize,
     mut send: impl FnMut(Option<String>) -> Fut,
     mut take: impl FnMut(&P) -> Result<More, ApiError>,
@@ -48,7 +49,7 @@ where
 {
     let mut seen: HashSet<String> = HashSet::new();
     let mut token: Option<String> = None;
-    let _slot = limits.slot().await;
+    let _slot = limits.slot(priority).await;
     for _ in 0..max_pages {
         let request = token.take();
         let page = limits
@@ -87,6 +88,7 @@ mod tests {
         let mut calls = 0usize;
         let result = paginate(
             &limits,
+            Priority::First,
             cap,
             |token: Option<String>| {
                 let index = calls;

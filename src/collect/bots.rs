@@ -41,6 +41,12 @@ struct Entry {
 const HAS_BOT_ID: u8 = 1;
 const DISABLED_KNOWN: u8 = 2;
 const DISABLED: u8 = 4;
+/// `BotType` is `ChatBot`, the one value the API's model has: not kept in
+/// the text (7 bytes of every bot).
+const CHAT_BOT: u8 = 8;
+
+/// The one `BotType` the API's model knows.
+const CHAT_BOT_TYPE: &str = "ChatBot";
 
 /// The bots' text of one account would pass 4 GiB: no real account comes
 /// near it (that is 40 KB of text for each of `api::MAX_PAGES` × 99 bots), so it
@@ -118,7 +124,11 @@ impl BotList {
             bot_id: (entry.flags & HAS_BOT_ID != 0).then(|| field(start, id_end)),
             user_id: field(id_end, user_end),
             display_name: field(user_end, name_end),
-            bot_type: field(name_end, type_end),
+            bot_type: if entry.flags & CHAT_BOT != 0 {
+                CHAT_BOT_TYPE
+            } else {
+                field(name_end, type_end)
+            },
             disabled: (entry.flags & DISABLED_KNOWN != 0).then_some(entry.flags & DISABLED != 0),
             created_seconds: timestamp(entry.created),
             updated_seconds: timestamp(entry.updated),
@@ -148,11 +158,12 @@ pub struct BotListBuilder {
 impl BotListBuilder {
     pub fn push(&mut self, bot: Bot<'_>) -> Result<(), TooLarge> {
         let mut ends = [0u32; 4];
+        let chat_bot = bot.bot_type == CHAT_BOT_TYPE;
         let fields = [
             bot.bot_id.unwrap_or(""),
             bot.user_id,
             bot.display_name,
-            bot.bot_type,
+            if chat_bot { "" } else { bot.bot_type },
         ];
         let mark = self.text.len();
         for (end, field) in ends.iter_mut().zip(fields) {
@@ -166,6 +177,9 @@ impl BotListBuilder {
             }
         }
         let mut flags = 0;
+        if chat_bot {
+            flags |= CHAT_BOT;
+        }
         if bot.bot_id.is_some() {
             flags |= HAS_BOT_ID;
         }
@@ -218,7 +232,7 @@ mod tests {
                 format!("user-{i}")
             },
             display_name: format!("Bot “{i}” \"quoted\"\n"),
-            bot_type: "ChatBot".to_owned(),
+            bot_type: if i % 11 == 10 { "Other" } else { "ChatBot" }.to_owned(),
             disabled: match i % 3 {
                 0 => None,
                 1 => Some(false),
@@ -273,13 +287,18 @@ mod tests {
     fn the_list_is_two_exact_allocations() {
         let records: Vec<BotRecord> = (0..120).map(record).collect();
         let list = BotList::try_from_bots(records.iter().map(BotRecord::as_bot)).unwrap();
+        // `ChatBot`, the model's one bot type, takes no text.
         let text: usize = records
             .iter()
             .map(|r| {
                 r.bot_id.as_deref().unwrap_or("").len()
                     + r.user_id.len()
                     + r.display_name.len()
-                    + r.bot_type.len()
+                    + if r.bot_type == "ChatBot" {
+                        0
+                    } else {
+                        r.bot_type.len()
+                    }
             })
             .sum();
         assert_eq!(list.heap_bytes(), text + 120 * std::mem::size_of::<Entry>());

@@ -2,13 +2,15 @@
 //!
 //! Two structures, each doing one job:
 //!
-//! * A moka [`Cache`] of **fetch outcomes**, keyed by account, decides *when*
-//!   the API may be called. A success lives for the TTL (plus up to 10 %
-//!   jitter, so that accounts fetched together do not all expire in the same
-//!   second); a failure lives for an exponential backoff with jitter. While an
-//!   entry lives, no scrape causes a fetch. When it has expired, the next
-//!   scrape starts one through `get_with`, which coalesces every concurrent
-//!   caller for that key into a single fetch.
+//! * A **schedule** decides *when* the API may be called: each account is
+//!   due again at the end of its last fetch's lifetime. A success lives for
+//!   the TTL (plus up to 10 % jitter, so that accounts fetched together do
+//!   not all expire in the same second); a failure lives for an exponential
+//!   backoff with jitter. Until an account is due, no scrape causes a fetch;
+//!   once it is, the next scrape starts one refresh, which every concurrent
+//!   scrape shares. The schedule is kept in order of time, so a scrape finds
+//!   the due accounts without looking at the others: a warm scrape costs
+//!   the same with 10 or 10,000 accounts.
 //! * A map of **account states** holds *what* is exported: the last good
 //!   snapshot (kept across failures and across TTL expiry), whether the last
 //!   fetch succeeded, and when one last did. A failed fetch never replaces
@@ -20,13 +22,11 @@
 //! they serve the last snapshot while one refresh runs in the background
 //! (stale-while-revalidate).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use moka::future::Cache;
-use moka::Expiry;
 use tokio::sync::watch;
 
 /// Waits until a refresh reports that it has finished (or its task ended).
@@ -39,7 +39,7 @@ use prometheus_client::metrics::counter::Counter;
 use super::bots::{BotList, BotListBuilder};
 use super::capacity::{Capacity, Demand};
 use super::target::{Target, Watched};
-use crate::api::{AccountInfo, ApiMetrics, ErrorKind};
+use crate::api::{AccountInfo, ApiMetrics, ErrorKind, Priority};
 
 /// The bots of one account, as of one successful fetch.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,27 +93,82 @@ impl AccountState {
     }
 }
 
-/// How long a fetch outcome keeps the API from being called again.
-#[derive(Debug, Clone, Copy)]
-struct Outcome {
-    lifetime: Duration,
+/// Two decimals are enough for a log line (`33.39`, not `33.388888888891`).
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
-struct OutcomeExpiry;
+/// Refreshes waiting to run: accounts without data first, then the others,
+/// each in the order they were asked for (oldest data first, see
+/// [`BotCache::prepare_scrape`]).
+#[derive(Debug, Default)]
+struct RefreshQueue {
+    first: std::collections::VecDeque<(String, watch::Sender<bool>)>,
+    refreshes: std::collections::VecDeque<(String, watch::Sender<bool>)>,
+    running: usize,
+}
 
-impl Expiry<String, Outcome> for OutcomeExpiry {
-    fn expire_after_create(&self, _: &String, value: &Outcome, _: Instant) -> Option<Duration> {
-        Some(value.lifetime)
+/// When each account is due to be fetched again, in order of time.
+#[derive(Debug, Default)]
+struct Schedule {
+    by_time: BTreeSet<(Instant, Arc<str>)>,
+    at: HashMap<Arc<str>, Instant>,
+}
+
+impl Schedule {
+    fn set(&mut self, account: Arc<str>, at: Instant) {
+        if let Some(old) = self.at.insert(Arc::clone(&account), at) {
+            self.by_time.remove(&(old, Arc::clone(&account)));
+        }
+        self.by_time.insert((at, account));
     }
 
-    fn expire_after_update(
-        &self,
-        _: &String,
-        value: &Outcome,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(value.lifetime)
+    fn remove(&mut self, account: &str) {
+        if let Some((key, at)) = self.at.remove_entry(account) {
+            self.by_time.remove(&(at, key));
+        }
+    }
+
+    /// The accounts due at `now`.
+    fn due(&self, now: Instant) -> impl Iterator<Item = &Arc<str>> {
+        self.by_time
+            .iter()
+            .take_while(move |(at, _)| *at <= now)
+            .map(|(_, account)| account)
+    }
+
+    fn is_due(&self, account: &str, now: Instant) -> bool {
+        self.at.get(account).is_none_or(|at| *at <= now)
+    }
+}
+
+/// The watched accounts, in exposition order, with an index by id.
+#[derive(Debug, Default)]
+pub struct WatchedSet {
+    list: Vec<Watched>,
+    index: HashMap<Arc<str>, usize>,
+}
+
+impl WatchedSet {
+    fn new(list: Vec<Watched>) -> WatchedSet {
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (Arc::clone(&w.account_id), i))
+            .collect();
+        WatchedSet { list, index }
+    }
+
+    /// The watched account `account_id`.
+    pub fn get(&self, account_id: &str) -> Option<&Watched> {
+        self.index.get(account_id).map(|&i| &self.list[i])
+    }
+}
+
+impl std::ops::Deref for WatchedSet {
+    type Target = [Watched];
+    fn deref(&self) -> &[Watched] {
+        &self.list
     }
 }
 
@@ -138,10 +193,15 @@ pub struct CacheStats {
 
 /// The per-account bot cache. See the module documentation.
 pub struct BotCache {
-    watch: RwLock<Arc<Vec<Watched>>>,
-    outcomes: Cache<String, Outcome>,
-    /// Refreshes running now, by account.
+    watch: RwLock<Arc<WatchedSet>>,
+    schedule: Mutex<Schedule>,
+    /// Refreshes queued or running now, by account.
     refreshing: std::sync::Mutex<HashMap<String, watch::Receiver<bool>>>,
+    /// Refreshes waiting for one of the `max_running` fetches.
+    queue: Mutex<RefreshQueue>,
+    /// Fetches that may run at once: a few more than the API calls allowed
+    /// in flight, so that a slot freed is taken at once.
+    max_running: usize,
     states: RwLock<HashMap<String, AccountState>>,
     generation: AtomicU64,
     ready: AtomicBool,
@@ -151,6 +211,11 @@ pub struct BotCache {
     stats: CacheStats,
     /// `--chime.rate-limit`, for the capacity.
     rate_limit: f64,
+    /// Moves when what the accounts ask of the API may have changed: the
+    /// accounts, or an account's number of pages.
+    demand: AtomicU64,
+    /// The capacity as of a `demand` (it is read at every scrape).
+    capacity: Mutex<Option<(u64, Capacity)>>,
 }
 
 impl std::fmt::Debug for BotCache {
@@ -170,16 +235,15 @@ fn unix_now() -> f64 {
 
 impl BotCache {
     /// `api_metrics` learns which accounts are watched (only they get API
-    /// series of their own); `rate_limit` is `--chime.rate-limit`.
-    pub fn new(api_metrics: Arc<ApiMetrics>, rate_limit: f64) -> Arc<BotCache> {
-        let outcomes = Cache::builder()
-            .name("chime-listbots")
-            .expire_after(OutcomeExpiry)
-            .build();
+    /// series of their own); `rate_limit` is `--chime.rate-limit`,
+    /// `concurrency` `--chime.concurrency`.
+    pub fn new(api_metrics: Arc<ApiMetrics>, rate_limit: f64, concurrency: usize) -> Arc<BotCache> {
         Arc::new(BotCache {
-            watch: RwLock::new(Arc::new(Vec::new())),
-            outcomes,
+            watch: RwLock::new(Arc::default()),
+            schedule: Mutex::default(),
             refreshing: std::sync::Mutex::new(HashMap::new()),
+            queue: Mutex::default(),
+            max_running: concurrency.saturating_mul(2).max(2),
             states: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ready: AtomicBool::new(false),
@@ -187,6 +251,8 @@ impl BotCache {
             api_metrics,
             stats: CacheStats::default(),
             rate_limit,
+            demand: AtomicU64::new(0),
+            capacity: Mutex::new(None),
         })
     }
 
@@ -195,8 +261,24 @@ impl BotCache {
         &self.stats
     }
 
-    /// The API calls the watched accounts need against the rate limit.
+    /// The API calls the watched accounts need against the rate limit;
+    /// computed again only when the accounts or their page counts changed
+    /// (not at every refresh: with ten thousand accounts, some account
+    /// refreshes between almost any two scrapes).
     pub fn capacity(&self) -> Capacity {
+        let generation = self.demand.load(Ordering::Acquire);
+        let mut cached = self.capacity.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, capacity)) = *cached {
+            if at == generation {
+                return capacity;
+            }
+        }
+        let capacity = self.compute_capacity();
+        *cached = Some((generation, capacity));
+        capacity
+    }
+
+    fn compute_capacity(&self) -> Capacity {
         let watched = self.accounts();
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
         let demands = watched.iter().map(|w| {
@@ -223,7 +305,7 @@ impl BotCache {
     }
 
     /// The watched accounts.
-    pub fn accounts(&self) -> Arc<Vec<Watched>> {
+    pub fn accounts(&self) -> Arc<WatchedSet> {
         self.watch.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -250,30 +332,43 @@ impl BotCache {
             }
             self.api_metrics
                 .set_watched(accounts.iter().map(|a| &*a.account_id));
-            *self.watch.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(accounts);
-        }
-        for id in &gone {
-            self.outcomes.invalidate(id).await;
+            let mut schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+            for id in &gone {
+                schedule.remove(id);
+            }
+            // A new account is due at once.
+            let now = Instant::now();
+            for a in &accounts {
+                if !schedule.at.contains_key(&*a.account_id) {
+                    schedule.set(Arc::clone(&a.account_id), now);
+                }
+            }
+            drop(schedule);
+            *self.watch.write().unwrap_or_else(|e| e.into_inner()) =
+                Arc::new(WatchedSet::new(accounts));
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.demand.fetch_add(1, Ordering::AcqRel);
         self.published.send_replace(true);
+        // The previous set and the round's answers went.
+        crate::memory::note_freed();
         let changed = !gone.is_empty() || old.len() != self.accounts().len();
         if changed {
             let capacity = self.capacity();
             if capacity.fits() {
                 tracing::info!(
                     accounts = self.accounts().len(),
-                    needed_per_second = capacity.needed_per_second,
+                    needed_per_second = round2(capacity.needed_per_second),
                     rate_limit = capacity.allowed_per_second,
-                    capacity_ratio = capacity.ratio,
+                    capacity_ratio = round2(capacity.ratio),
                     "the rate limit keeps every account fresh"
                 );
             } else {
                 tracing::warn!(
                     accounts = self.accounts().len(),
-                    needed_per_second = capacity.needed_per_second,
+                    needed_per_second = round2(capacity.needed_per_second),
                     rate_limit = capacity.allowed_per_second,
-                    capacity_ratio = capacity.ratio,
+                    capacity_ratio = round2(capacity.ratio),
                     "the rate limit cannot keep every account within its cache TTL: {}",
                     capacity.advice()
                 );
@@ -319,10 +414,7 @@ impl BotCache {
 
     /// The watched account `account_id`, if it is watched.
     pub fn lookup(&self, account_id: &str) -> Option<Watched> {
-        self.accounts()
-            .iter()
-            .find(|w| &*w.account_id == account_id)
-            .cloned()
+        self.accounts().get(account_id).cloned()
     }
 
     /// The target that reaches `account_id`, if it is watched.
@@ -341,12 +433,16 @@ impl BotCache {
     /// Fetches every account once and waits for all of them. Run at start
     /// (and after discovery) so the first scrape finds data.
     pub async fn warm_up(self: &Arc<Self>) {
-        let refreshes: Vec<_> = self
-            .accounts()
-            .iter()
-            .filter(|a| !self.outcomes.contains_key(&*a.account_id))
-            .map(|a| self.refresh(&a.account_id))
-            .collect();
+        let now = Instant::now();
+        let due: Vec<Arc<str>> = {
+            let schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+            self.accounts()
+                .iter()
+                .filter(|a| schedule.is_due(&a.account_id, now))
+                .map(|a| Arc::clone(&a.account_id))
+                .collect()
+        };
+        let refreshes: Vec<_> = due.iter().map(|a| self.refresh(a)).collect();
         for done in refreshes {
             wait_done(done).await;
         }
@@ -355,6 +451,11 @@ impl BotCache {
     /// Makes sure every account is fresh or being refreshed, waiting up to
     /// `budget` for accounts that have never had data. Accounts that have data
     /// are served from their last snapshot while a refresh runs.
+    ///
+    /// The refreshes are started oldest data first: when the rate limit
+    /// cannot keep every account within its TTL, they queue for the API in
+    /// that order, so every account's data age stays bounded by the same
+    /// cycle and none starves.
     pub async fn prepare_scrape(self: &Arc<Self>, budget: Duration) {
         let started = Instant::now();
         if !self.is_published() {
@@ -364,14 +465,28 @@ impl BotCache {
             let _ = tokio::time::timeout(budget, published.wait_for(|p| *p)).await;
         }
         let budget = budget.saturating_sub(started.elapsed());
+        let watched = self.accounts().len() as u64;
+        let mut expired: Vec<Arc<str>> = {
+            let schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+            schedule.due(Instant::now()).cloned().collect()
+        };
+        self.stats.requests.inc_by(watched);
+        self.stats
+            .hits
+            .inc_by(watched.saturating_sub(expired.len() as u64));
+        if expired.len() > 1 {
+            // Never fetched first, then the oldest success.
+            let states = self.states.read().unwrap_or_else(|e| e.into_inner());
+            let age = |a: &str| {
+                states
+                    .get(a)
+                    .and_then(|s| s.last_success_seconds)
+                    .unwrap_or(f64::NEG_INFINITY)
+            };
+            expired.sort_by(|a, b| age(a).total_cmp(&age(b)));
+        }
         let mut waiting = Vec::new();
-        let watched = self.accounts();
-        for account in watched.iter().map(|w| &*w.account_id) {
-            self.stats.requests.inc();
-            if self.outcomes.contains_key(account) {
-                self.stats.hits.inc();
-                continue;
-            }
+        for account in &expired {
             let done = self.refresh(account);
             if !self.has_snapshot(account) {
                 waiting.push(done);
@@ -388,50 +503,123 @@ impl BotCache {
         .await;
     }
 
-    /// Starts the refresh of one account unless one is already running, and
-    /// returns a receiver that turns `true` when it has finished.
+    /// Queues the refresh of one account unless one is already queued or
+    /// running, and returns a receiver that turns `true` when it has
+    /// finished.
     ///
-    /// One task per account and refresh, however many scrapes ask: a task per
-    /// scrape and account would each carry a whole SDK call's future, and 200
-    /// concurrent scrapes of many accounts would hold thousands of them.
+    /// One refresh per account, however many scrapes ask; and at most
+    /// [`BotCache::max_running`] fetches exist at once, the rest wait in a
+    /// queue as an id each. A fetch is a whole SDK call's future (several
+    /// KB): spawned for every account of a cold fill of 10,000 accounts,
+    /// those waiting for an API slot took 70 MB, and the resident set kept
+    /// it after they finished.
     fn refresh(self: &Arc<Self>, account: &str) -> watch::Receiver<bool> {
-        let mut running = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(done) = running.get(account) {
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(done) = refreshing.get(account) {
             return done.clone();
         }
+        // The caller read the schedule a while ago: a refresh that finished
+        // since (it set the schedule before leaving `refreshing`) must not
+        // be followed by another. (With thousands of accounts due at once,
+        // that window was long enough to fetch an account twice.)
+        let due = self
+            .schedule
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_due(account, Instant::now());
+        if !due {
+            return watch::channel(true).1;
+        }
         let (tx, rx) = watch::channel(false);
-        running.insert(account.to_owned(), rx.clone());
-        drop(running);
-        let this = Arc::clone(self);
-        let account = account.to_owned();
-        tokio::spawn(async move {
-            let init = Arc::clone(&this).fetch(account.clone());
-            // moka's get_with: even if two refreshes of one key overlapped,
-            // they would share this one fetch.
-            this.outcomes.get_with(account.clone(), init).await;
-            this.refreshing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&account);
-            let _ = tx.send(true);
-        });
+        refreshing.insert(account.to_owned(), rx.clone());
+        drop(refreshing);
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            // An account without data goes before the refreshes.
+            if self.has_snapshot(account) {
+                queue.refreshes.push_back((account.to_owned(), tx));
+            } else {
+                queue.first.push_back((account.to_owned(), tx));
+            }
+        }
+        self.pump();
         rx
     }
 
-    /// One fetch of one account; records the result in the account's state.
-    async fn fetch(self: Arc<Self>, account: String) -> Outcome {
-        let started = Instant::now();
-        let Some(target) = self.target_of(&account) else {
-            // No longer watched: nothing to fetch.
-            return Outcome {
-                lifetime: Duration::from_secs(1),
+    /// Starts queued fetches while fewer than `max_running` run.
+    fn pump(self: &Arc<Self>) {
+        loop {
+            let next = {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if queue.running >= self.max_running {
+                    return;
+                }
+                let Some(next) = queue
+                    .first
+                    .pop_front()
+                    .or_else(|| queue.refreshes.pop_front())
+                else {
+                    return;
+                };
+                queue.running += 1;
+                next
             };
-        };
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let (account, done) = next;
+                this.run_refresh(&account).await;
+                this.queue.lock().unwrap_or_else(|e| e.into_inner()).running -= 1;
+                let _ = done.send(true);
+                this.pump();
+            });
+        }
+    }
+
+    /// One queued refresh: the fetch, then the schedule.
+    async fn run_refresh(self: &Arc<Self>, account: &str) {
+        if let Some(lifetime) = Arc::clone(self).fetch(account.to_owned()).await {
+            // Due again at the end of the fetch's lifetime, if the account
+            // is still watched.
+            let watched = self
+                .accounts()
+                .get(account)
+                .map(|w| Arc::clone(&w.account_id));
+            if let Some(id) = watched {
+                self.schedule
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .set(id, Instant::now() + lifetime);
+            }
+        }
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        refreshing.remove(account);
+        // A cold fill queues every account at once: do not keep a table of
+        // that size for the few refreshes after it.
+        if refreshing.is_empty() && refreshing.capacity() > 1024 {
+            refreshing.shrink_to(64);
+        }
+    }
+
+    /// One fetch of one account; records the result in the account's state
+    /// and says how long it holds (`None`: the account is no longer
+    /// watched).
+    async fn fetch(self: Arc<Self>, account: String) -> Option<Duration> {
+        let started = Instant::now();
+        // No longer watched: nothing to fetch.
+        let target = self.target_of(&account)?;
         let settings = target.settings;
         let mut bots = BotListBuilder::default();
+        // An account without data goes before the refreshes of the others.
+        let priority = if self.has_snapshot(&account) {
+            Priority::Refresh
+        } else {
+            Priority::First
+        };
         let result = target
             .api
-            .list_bots(&account, |bot| bots.push(bot).map_err(|e| e.to_string()))
+            .list_bots(&account, priority, |bot| {
+                bots.push(bot).map_err(|e| e.to_string())
+            })
             .await
             // Packed once the API's pages are freed (see `BotListBuilder`).
             .map(|()| bots.finish());
@@ -439,9 +627,7 @@ impl BotCache {
         let Some(state) = states.get_mut(&account) else {
             // The account went while it was being fetched (its calls since
             // were counted without its ID: see `ApiMetrics`).
-            return Outcome {
-                lifetime: Duration::from_secs(1),
-            };
+            return None;
         };
         let now = unix_now();
         let lifetime = match result {
@@ -452,6 +638,12 @@ impl BotCache {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "fetched bots"
                 );
+                let page = usize::try_from(target.config.max_results.max(1)).unwrap_or(1);
+                let pages = |n: usize| n.div_ceil(page).max(1);
+                let before = state.snapshot.as_ref().map(|s| pages(s.bots.len()));
+                if before != Some(pages(bots.len())) {
+                    self.demand.fetch_add(1, Ordering::AcqRel);
+                }
                 state.record_success(bots, now);
                 settings.ttl_with_jitter()
             }
@@ -472,7 +664,7 @@ impl BotCache {
         state.next_refresh_seconds = Some(now + lifetime.as_secs_f64());
         drop(states);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        Outcome { lifetime }
+        Some(lifetime)
     }
 }
 

@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
-use super::cache::BotCache;
+use super::cache::{BotCache, WatchedSet};
 use super::shard::owns;
 use super::target::{CacheSettings, Target, Watched};
 use crate::api::{AccountInfo, ApiError, ErrorKind};
@@ -120,6 +120,7 @@ impl Discovery {
         let mut first = true;
         let mut failed_rounds = 0u32;
         loop {
+            let started = tokio::time::Instant::now();
             let complete = self.discover_once().await;
             failed_rounds = if complete {
                 0
@@ -127,9 +128,16 @@ impl Discovery {
                 failed_rounds.saturating_add(1)
             };
             if first {
-                // The accounts are known with their details: fetch them all.
-                self.cache.warm_up().await;
-                self.cache.mark_ready();
+                // The accounts are known with their details: fetch them all,
+                // beside the discovery rounds (which keep their cadence).
+                let cache = Arc::clone(&self.cache);
+                tokio::spawn(async move {
+                    cache.warm_up().await;
+                    cache.mark_ready();
+                    // The first fetches' answers, parsed and freed between
+                    // the data kept, leave free space to give back.
+                    crate::memory::note_freed();
+                });
                 first = false;
             }
             let targets = self.targets();
@@ -138,8 +146,11 @@ impl Discovery {
                 .map(|t| t.config.discovery_ttl)
                 .min()
                 .unwrap_or(Duration::from_secs(900));
+            // A round starts one TTL (plus jitter) after the last one
+            // started, so that the calls per TTL are one round's whatever
+            // the round took.
             let wait = if complete {
-                ttl + ttl.mul_f64(fastrand::f64() * 0.1)
+                (ttl + ttl.mul_f64(fastrand::f64() * 0.1)).saturating_sub(started.elapsed())
             } else {
                 let backoff_min = targets
                     .iter()
@@ -166,6 +177,7 @@ impl Discovery {
         let targets = self.targets();
         let previous = self.cache.accounts();
         let mut watched: Vec<Watched> = Vec::new();
+        let mut seen: HashMap<Arc<str>, usize> = HashMap::new();
         let mut complete = true;
         let mut statuses = BTreeMap::new();
         for target in &targets {
@@ -186,7 +198,7 @@ impl Discovery {
             complete &= round.error.is_none();
             let before = watched.len();
             for w in round.watched {
-                self.add(w, &mut watched);
+                self.add(w, &mut watched, &mut seen);
             }
             status.accounts = watched.len() - before;
             statuses.insert(target.config.name.clone(), status);
@@ -197,12 +209,14 @@ impl Discovery {
     }
 
     /// Adds `w` to the round's accounts if this shard owns it and no earlier
-    /// target watches it.
-    fn add(&self, w: Watched, watched: &mut Vec<Watched>) {
+    /// target watches it. `seen` indexes `watched` by account: with ten
+    /// thousand accounts, a search of the list per account was a round of
+    /// fifty million comparisons.
+    fn add(&self, w: Watched, watched: &mut Vec<Watched>, seen: &mut HashMap<Arc<str>, usize>) {
         if !owns(&self.shard, &w.account_id) {
             return;
         }
-        if let Some(other) = watched.iter().find(|o| o.account_id == w.account_id) {
+        if let Some(other) = seen.get(&w.account_id).map(|&i| &watched[i]) {
             if other.target.config.name != w.target.config.name {
                 tracing::warn!(
                     account_id = %w.account_id,
@@ -213,11 +227,12 @@ impl Discovery {
             }
             return;
         }
+        seen.insert(Arc::clone(&w.account_id), watched.len());
         watched.push(w);
     }
 
     /// One target's accounts, with their details.
-    async fn discover_target(&self, target: &Arc<Target>, previous: &[Watched]) -> TargetRound {
+    async fn discover_target(&self, target: &Arc<Target>, previous: &WatchedSet) -> TargetRound {
         let config = &target.config;
         let name = config.name.as_str();
         let mut error: Option<ErrorKind> = None;
@@ -225,11 +240,7 @@ impl Discovery {
             tracing::warn!(target_name = %name, error = %err.kind, detail = %err.message, "{what}");
             error.get_or_insert(err.kind);
         };
-        let known = |id: &str| {
-            previous
-                .iter()
-                .find(|p| &*p.account_id == id && p.target.config.name == name)
-        };
+        let known = |id: &str| previous.get(id).filter(|p| p.target.config.name == name);
         // This shard's configured accounts.
         let configured: Vec<_> = config
             .account_ids
@@ -238,6 +249,7 @@ impl Discovery {
             .collect();
         let mut details: HashMap<String, AccountInfo> = HashMap::new();
         let mut listed: Option<Vec<AccountInfo>> = None;
+        let mut denied = false;
         if config.discover || !configured.is_empty() {
             // A target without discovery lists only until it has found its
             // accounts.
@@ -251,21 +263,29 @@ impl Discovery {
                 Ok(accounts) => {
                     tracing::debug!(target_name = %name, accounts = accounts.len(), "listed accounts");
                     for info in &accounts {
-                        details.insert(info.account_id.clone(), info.clone());
+                        details.insert(info.account_id().to_owned(), info.clone());
                     }
                     listed = Some(accounts);
+                }
+                Err(err) if !config.discover && err.kind.is_denied() => {
+                    // A least-privilege policy: configured accounts get
+                    // their details from GetAccount instead. Not a failure
+                    // of the target.
+                    tracing::debug!(target_name = %name, error = %err.kind, "ListAccounts denied; account details from GetAccount");
+                    denied = true;
                 }
                 Err(err) => fail(&err, "ListAccounts failed; keeping what was known"),
             }
         }
         // Configured accounts the listing did not show: GetAccount, unless
-        // the listing failed and their details are known from before.
+        // the listing failed (not denied: then GetAccount is the way) and
+        // their details are known from before.
         let mut lookups = tokio::task::JoinSet::new();
         for id in &configured {
             if details.contains_key(id.as_str()) {
                 continue;
             }
-            if listed.is_none() {
+            if listed.is_none() && !denied {
                 if let Some(info) = known(id).and_then(|k| k.info.clone()) {
                     details.insert(id.to_string(), (*info).clone());
                     continue;
@@ -300,7 +320,7 @@ impl Discovery {
         if config.discover {
             match listed {
                 Some(accounts) => watched.extend(accounts.into_iter().map(|info| {
-                    let id = Arc::<str>::from(info.account_id.as_str());
+                    let id = Arc::<str>::from(info.account_id());
                     Watched::new(id, Arc::clone(target), Some(Arc::new(info)), true)
                 })),
                 None => watched.extend(

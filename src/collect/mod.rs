@@ -24,7 +24,7 @@ mod shard;
 mod target;
 
 pub use bots::{BotList, BotListBuilder, TooLarge};
-pub use cache::{AccountState, AccountView, BotCache, CacheStats, Snapshot};
+pub use cache::{AccountState, AccountView, BotCache, CacheStats, Snapshot, WatchedSet};
 pub use capacity::{Capacity, Demand};
 pub use discovery::{Discovery, TargetStatus};
 pub use probe::{Answered, ProbeOutcome, ProbeRefused, ProbeResult, Prober};

@@ -16,7 +16,7 @@
 //!   a new call when the budget is spent is refused at once
 //!   ([`ProbeRefused::Busy`]) rather than queued.
 //! * **Priority.** A probe's call steps aside for every collection call
-//!   that waits for the API limits (`ApiLimits::run_probe`), so probes never
+//!   that waits for the API limits (`api::Priority::Probe`), so probes never
 //!   delay the watched accounts' refreshes.
 //!
 //! GetBot answers are cached (a success for the account's cache TTL, a

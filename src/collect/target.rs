@@ -123,7 +123,7 @@ impl Watched {
     ) -> Watched {
         let aws_account_id = info
             .as_ref()
-            .map(|i| i.aws_account_id.as_str())
+            .map(|i| i.aws_account_id())
             .filter(|a| !a.is_empty())
             .or_else(|| target.config.role_aws_account())
             .map(Arc::from);

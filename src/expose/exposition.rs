@@ -46,20 +46,27 @@ impl Exposition {
         let accounts = self
             .renderer
             .get(cache.generation(), gzipped, |out| cache.states_into(out));
+        let calls = self.telemetry.calls(gzipped);
         let mut telemetry = String::with_capacity(4096);
         if self.telemetry.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
         }
         write_eof(&mut telemetry);
         if !gzipped {
-            return vec![accounts.chunks, Arc::from([Bytes::from(telemetry)])];
+            return vec![
+                accounts.chunks,
+                calls.chunks,
+                Arc::from([Bytes::from(telemetry)]),
+            ];
         }
         let telemetry = self.compressors.piece(telemetry.as_bytes());
         let mut checksum = accounts.checksum;
+        checksum.append(calls.checksum);
         checksum.push(&telemetry);
         vec![
             Arc::from([Bytes::from_static(&gzip::HEADER)]),
             accounts.chunks,
+            calls.chunks,
             Arc::from([telemetry.data, gzip::trailer(checksum)]),
         ]
     }

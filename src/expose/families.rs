@@ -125,14 +125,14 @@ pub fn account_labels(view: &AccountView, with_aws: bool) -> Vec<(&'static str, 
 
 fn account_info(view: &AccountView, _: &AccountLabels<'_>, s: &mut Samples<'_>) {
     let info = view.info.as_deref();
-    let field = |f: fn(&AccountInfo) -> &str| info.map(f).unwrap_or("");
+    let field = |f: fn(&AccountInfo) -> &str| info.map_or("", f);
     // Always every label, with or without a config file: the info series
     // is what joins names to ids.
     let labels = [
         ("account_id", &*view.account_id),
-        ("account_name", field(|i| i.name.as_str())),
-        ("account_type", field(|i| i.account_type.as_str())),
-        ("account_status", field(|i| i.status.as_str())),
+        ("account_name", field(AccountInfo::name)),
+        ("account_type", field(AccountInfo::account_type)),
+        ("account_status", field(AccountInfo::status)),
         (
             "aws_account_id",
             view.aws_account_id.as_deref().unwrap_or(""),

@@ -113,6 +113,15 @@ impl Checksum {
         self.crc = multmodp(piece.shift, self.crc) ^ piece.crc;
         self.len = self.len.wrapping_add(piece.len);
     }
+
+    /// Appends the text another checksum stands for.
+    pub fn append(&mut self, other: Checksum) {
+        if other.len == 0 {
+            return;
+        }
+        self.crc = multmodp(shift_for(other.len), self.crc) ^ other.crc;
+        self.len = self.len.wrapping_add(other.len);
+    }
 }
 
 /// The end of a gzip member: the final deflate block, then the CRC-32 and
@@ -379,6 +388,22 @@ mod tests {
     fn empty_member_and_whole_gzip() {
         assert_eq!(gunzip(&member(&[])), b"");
         assert_eq!(gunzip(&gzip(b"hello\n")), b"hello\n");
+    }
+
+    #[test]
+    fn checksums_append_as_their_texts_do() {
+        let mut c = Compressor::new();
+        let pieces = c.pieces(&[&b"abc"[..], b"", b"defgh", b"ij"]);
+        let mut left = Checksum::default();
+        left.push(&pieces[0]);
+        left.push(&pieces[1]);
+        let mut right = Checksum::default();
+        right.push(&pieces[2]);
+        right.push(&pieces[3]);
+        left.append(right);
+        left.append(Checksum::default());
+        assert_eq!(left.crc, crc32fast::hash(b"abcdefghij"));
+        assert_eq!(left.len, 10);
     }
 
     #[test]

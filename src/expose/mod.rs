@@ -3,18 +3,22 @@
 //!
 //! * [`families`]: the table of account families ([`FAMILIES`]): name, help,
 //!   what each is computed from, how its samples are written;
-//! * [`render`]: the account families rendered per account and assembled
-//!   per scrape ([`AccountsRenderer`]);
+//! * [`render`]: the account families rendered per group of accounts and
+//!   assembled per scrape ([`AccountsRenderer`]); [`group`]: where groups
+//!   of accounts begin and end;
 //! * [`gzip`]: one gzip member from pieces compressed once;
 //! * [`telemetry`]: the exporter's own metrics ([`Telemetry`]);
+//! * [`calls`]: the API calls per account, rendered per account;
 //! * [`process`]: the process metrics (`process_*`);
 //! * [`probe`]: the answer of a `/probe`;
 //! * [`status`]: what `/status` shows, as data ([`StatusReport`]);
 //! * [`exposition`]: one scrape's body ([`Exposition`]);
 //! * [`text`]: the sample writer shared by the above.
 
+mod calls;
 mod exposition;
 mod families;
+mod group;
 pub mod gzip;
 mod probe;
 mod process;
@@ -23,6 +27,7 @@ mod status;
 mod telemetry;
 mod text;
 
+pub use calls::CallsRenderer;
 pub use exposition::{Chunks, Exposition};
 pub use families::{account_labels, bot_families, encode_accounts, Family, FAMILIES};
 pub use probe::{debug_probe, encode_probe};

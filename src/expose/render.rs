@@ -1,15 +1,26 @@
-//! The account part of the exposition, rendered one account at a time.
+//! The account part of the exposition, rendered a few accounts at a time.
 //!
 //! With many accounts the data changes all the time — each account refreshes
-//! on its own schedule — but only one account at a time. Rendering the whole
-//! exposition on every change would cost the whole text (tens of MB at
+//! on its own schedule — but only a few accounts at a time. Rendering the
+//! whole exposition on every change would cost the whole text (tens of MB at
 //! 100,000 bots) in CPU and in allocations whose freed pages the allocator
-//! keeps; so each account's samples are rendered once per change of that
-//! account, kept per metric family (plain and/or gzip pieces, only the
-//! encodings clients ask for), and the exposition is assembled from shared
-//! chunks: for each family, its descriptor, then every account's samples.
-//! A scrape between two changes reuses the assembled list as is; a scrape
-//! after a change re-renders only the accounts that changed.
+//! keeps; so the accounts are rendered in small **groups** (see
+//! [`super::group`]), each group's samples kept per metric family (plain
+//! and/or as gzip pieces, only the encodings clients ask for), and the
+//! exposition is assembled from shared chunks: for each family, its
+//! descriptor, then every group's samples. A scrape between two changes
+//! reuses the assembled list as is; a scrape after a change re-renders only
+//! the groups of the accounts that changed, and of those only the families
+//! that changed (a refresh that found the same bots changes only the
+//! account's own families, `chime_account_*`).
+//!
+//! Why groups rather than single accounts: a real account holds a few bots,
+//! and one account's lines of one family are a line or a few. Compressed
+//! alone, such a piece hardly shrinks (10,000 accounts without bots made
+//! 5.7 MB of gzip for 6 MB of text), and each piece costs its own bookkeeping
+//! and its own chunk in every response. A group is a run of consecutive
+//! accounts holding up to [`GROUP_WEIGHT`] bots: an account with many bots
+//! is a group of its own, as before; small accounts share one.
 //!
 //! Each family's samples come straight from the family table
 //! ([`FAMILIES`]); the output is byte for byte what
@@ -22,8 +33,21 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::families::{account_labels, FAMILIES};
+use super::group::Grouper;
 use super::gzip::{Checksum, Compressor, Piece};
 use crate::collect::AccountView;
+
+/// A group closes before an account that would take it past this many bots
+/// (each account counting one more, for its own families). At about 500
+/// bytes of text per bot, a group's rendering stays within about 64 KB: a
+/// change costs a fraction of a millisecond, and the group compresses about
+/// as well as the whole text.
+pub const GROUP_WEIGHT: usize = 128;
+
+/// A group also ends, on average, every this many accounts (where an
+/// account's id hashes to a boundary), so that an account added or removed
+/// moves the boundaries of its own group only.
+const GROUP_SPREAD: u64 = 16;
 
 /// The account families as chunks to send in order.
 #[derive(Debug, Clone)]
@@ -35,42 +59,47 @@ pub struct AccountsPart {
     pub checksum: Checksum,
 }
 
-/// One account's samples, per family.
-#[derive(Debug)]
-struct Block {
-    /// What they were rendered from.
-    view: AccountView,
-    plain: Option<Arc<[Bytes]>>,
-    gzip: Option<Arc<[Piece]>>,
-    /// Per [`Encoding`]: the account's own families (`chime_account_*`) are
-    /// out of date there, its bot families are current.
-    stale: [bool; 2],
+/// The encodings kept; the discriminants index the arrays below.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Plain = 0,
+    Gzip = 1,
 }
 
-impl Block {
-    /// Nothing rendered yet: each encoding is rendered when first asked for.
-    fn new(view: AccountView) -> Block {
-        Block {
-            view,
-            plain: None,
-            gzip: None,
-            stale: [false; 2],
+/// One group's samples, per family: what is rendered is current; a family
+/// not (or no longer) rendered is `None`.
+#[derive(Debug)]
+struct Group {
+    /// Its accounts: `State::views[start..end]`.
+    start: usize,
+    end: usize,
+    plain: [Option<Bytes>; FAMILIES.len()],
+    gzip: [Option<Piece>; FAMILIES.len()],
+}
+
+impl Group {
+    fn new(start: usize, end: usize) -> Group {
+        Group {
+            start,
+            end,
+            plain: std::array::from_fn(|_| None),
+            gzip: std::array::from_fn(|_| None),
         }
     }
 
-    /// Takes a view that differs from the block's only outside the bots
-    /// (see [`same_bots`]): what is rendered of the bots stays.
-    fn update_account(&mut self, view: AccountView) {
-        self.view = view;
-        self.stale = [self.plain.is_some(), self.gzip.is_some()];
+    /// Forgets what was rendered of `family`; whether anything was.
+    fn drop_family(&mut self, family: usize) -> bool {
+        let had = self.plain[family].is_some() || self.gzip[family].is_some();
+        self.plain[family] = None;
+        self.gzip[family] = None;
+        had
     }
 }
 
 /// Whether two views of an account render the same bot families: the same
 /// snapshot (by identity; the cache keeps the snapshot when a refresh finds
 /// the same bots) and the same labels. A refresh that found nothing new then
-/// renders and stores only the account's own few samples (its success time
-/// changed), not every bot again.
+/// renders again only the account's own few samples, not every bot.
 fn same_bots(a: &AccountView, b: &AccountView) -> bool {
     let snapshots = match (&a.state.snapshot, &b.state.snapshot) {
         (Some(x), Some(y)) => Arc::ptr_eq(x, y),
@@ -91,73 +120,20 @@ fn same(a: &AccountView, b: &AccountView) -> bool {
         && a.info == b.info
 }
 
-/// Brings `block` to `view`, keeping what still holds: everything when the
-/// view renders the same text, the bot families when only the account's own
-/// samples changed. Returns whether anything rendered was dropped.
-fn refit(block: &mut Block, view: AccountView) -> bool {
-    if same(&block.view, &view) {
-        return false;
-    }
-    if same_bots(&block.view, &view) {
-        block.update_account(view);
-    } else {
-        *block = Block::new(view);
-    }
-    true
-}
-
-/// Brings `blocks` in line with `views` (drained), keeping the blocks of
-/// accounts whose view is the same. Returns whether any block went.
-///
-/// Most changes are one account refreshed, with the same accounts in the
-/// same order: the blocks are then updated in place, so that a change costs
-/// no allocation beyond the new block's (with a thousand accounts the block
-/// list is over 100 KB, and a new one per change churned the heap).
-fn update_blocks(blocks: &mut Vec<Block>, views: &mut Vec<AccountView>) -> bool {
-    let same_accounts = blocks.len() == views.len()
-        && blocks
-            .iter()
-            .zip(views.iter())
-            .all(|(b, v)| b.view.account_id == v.account_id);
-    if same_accounts {
-        return blocks
-            .iter_mut()
-            .zip(views.drain(..))
-            .fold(false, |replaced, (block, view)| {
-                refit(block, view) | replaced
-            });
-    }
-    let mut old: HashMap<Arc<str>, Block> = std::mem::take(blocks)
-        .into_iter()
-        .map(|b| (Arc::clone(&b.view.account_id), b))
-        .collect();
-    let mut replaced = false;
-    for view in views.drain(..) {
-        let block = match old.remove(&view.account_id) {
-            Some(mut block) => {
-                replaced |= refit(&mut block, view);
-                block
-            }
-            None => Block::new(view),
-        };
-        blocks.push(block);
-    }
-    replaced || !old.is_empty()
-}
-
 /// What is kept between scrapes.
 #[derive(Debug, Default)]
 struct State {
-    /// The generation of the account states the blocks are for.
+    /// The generation of the account states the groups are for.
     generation: Option<u64>,
-    /// One block per account, in exposition order.
-    blocks: Vec<Block>,
-    /// The assembled lists for `generation`, once asked for.
-    /// Indexed by [`Encoding`].
+    /// Every account's view, in exposition order.
+    views: Vec<AccountView>,
+    /// The groups, in order; together they cover `views`.
+    groups: Vec<Group>,
+    /// The assembled lists for `generation`, once asked for, by encoding.
     assembled: [Option<AccountsPart>; 2],
     compressor: Compressor,
     /// The list `states` fills, kept (empty) between changes.
-    views: Vec<AccountView>,
+    incoming: Vec<AccountView>,
 }
 
 /// Keeps the rendered account families between scrapes; see the module
@@ -201,34 +177,20 @@ impl AccountsRenderer {
         }
     }
 
-    /// One account's sample lines, per family: every family, or with
-    /// `account_only` only those not built from the bots (the others empty).
-    /// The text is one allocation; each family's chunk is a slice of it.
-    fn render(&self, view: &AccountView, account_only: bool) -> Arc<[Bytes]> {
-        let labels = account_labels(view, self.with_aws);
+    /// The samples of `family` for `views`.
+    fn render(&self, views: &[AccountView], family: usize) -> String {
         let mut text = String::new();
-        let mut ends = [0usize; FAMILIES.len()];
-        for (family, end) in FAMILIES.iter().zip(&mut ends) {
-            if !(account_only && family.from_bots) {
-                family.write_account(view, &labels, &mut text);
-            }
-            *end = text.len();
+        for view in views {
+            let labels = account_labels(view, self.with_aws);
+            FAMILIES[family].write_account(view, &labels, &mut text);
         }
-        let text = Bytes::from(text);
-        let mut start = 0;
-        ends.iter()
-            .map(|&end| {
-                let chunk = text.slice(start..end);
-                start = end;
-                chunk
-            })
-            .collect()
+        text
     }
 
     /// The account families for `generation` of the account states, plain or
     /// as gzip pieces. `states` (which fills the list it is given with every
     /// account's view, in order) is called only when the generation changed
-    /// since the last call; only the accounts whose state changed are
+    /// since the last call; only the groups whose accounts changed are
     /// rendered again.
     pub fn get(
         &self,
@@ -239,14 +201,12 @@ impl AccountsRenderer {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut *guard;
         if state.generation != Some(generation) {
-            let mut views = std::mem::take(&mut state.views);
-            states(&mut views);
-            if update_blocks(&mut state.blocks, &mut views) {
-                // The old blocks (and the snapshots they held) went.
+            let mut incoming = std::mem::take(&mut state.incoming);
+            states(&mut incoming);
+            if self.update(state, incoming) {
+                // Renderings (and the snapshots they were made of) went.
                 crate::memory::note_freed();
             }
-            // Empty, but its capacity is kept for the next change.
-            state.views = views;
             state.generation = Some(generation);
             state.assembled = [None, None];
         }
@@ -258,89 +218,163 @@ impl AccountsRenderer {
         if let Some(part) = &state.assembled[encoding as usize] {
             return part.clone();
         }
-        for block in &mut state.blocks {
-            self.fill(block, encoding, &mut state.compressor);
+        for g in 0..state.groups.len() {
+            self.fill(state, g, encoding);
         }
         let part = self.assemble(state, encoding);
         state.assembled[encoding as usize] = Some(part.clone());
         part
     }
 
-    /// Renders what `block` lacks in `encoding`: everything, or only the
-    /// account's own families when its bot families are current.
-    fn fill(&self, block: &mut Block, encoding: Encoding, compressor: &mut Compressor) {
-        let stale = std::mem::take(&mut block.stale[encoding as usize]);
-        match encoding {
-            Encoding::Plain => match &block.plain {
-                None => block.plain = Some(self.render(&block.view, false)),
-                Some(old) if stale => {
-                    let fresh = self.render(&block.view, true);
-                    block.plain = Some(self.merge(old, fresh.to_vec()));
-                }
-                Some(_) => {}
-            },
-            Encoding::Gzip => match &block.gzip {
-                None => {
-                    // A current plain rendering is reused; the plain text is
-                    // not kept for this (clients that take gzip never need it).
-                    let plain = match &block.plain {
-                        Some(plain) if !block.stale[Encoding::Plain as usize] => plain.clone(),
-                        _ => self.render(&block.view, false),
-                    };
-                    block.gzip = Some(compressor.pieces(&plain).into());
-                }
-                Some(old) if stale => {
-                    let fresh = self.render(&block.view, true);
-                    // Only the account's families are compressed again.
-                    let texts: Vec<&[u8]> = fresh
+    /// Takes the accounts' new views: groups them again and keeps, of each
+    /// group that has the same accounts as before, every family none of its
+    /// accounts changed. Returns whether anything rendered was dropped.
+    fn update(&self, state: &mut State, mut incoming: Vec<AccountView>) -> bool {
+        // The groups of the new list, by their first account.
+        let mut grouper = Grouper::new(GROUP_WEIGHT, GROUP_SPREAD);
+        let mut bounds = Vec::with_capacity(state.groups.len().max(1));
+        let mut start = 0;
+        for (i, view) in incoming.iter().enumerate() {
+            let bots = view.state.snapshot.as_ref().map_or(0, |s| s.bots.len());
+            if grouper.before(bots + 1) && i > start {
+                bounds.push((start, i));
+                start = i;
+            }
+            if grouper.after(&view.account_id) {
+                bounds.push((start, i + 1));
+                start = i + 1;
+            }
+        }
+        if start < incoming.len() {
+            bounds.push((start, incoming.len()));
+        }
+        let old_views = std::mem::take(&mut state.views);
+        let mut old: HashMap<&str, Group> = std::mem::take(&mut state.groups)
+            .into_iter()
+            .filter(|g| g.end > g.start)
+            .map(|g| (&*old_views[g.start].account_id, g))
+            .collect();
+        let mut dropped = false;
+        let mut groups = Vec::with_capacity(bounds.len());
+        for (start, end) in bounds {
+            let new = &incoming[start..end];
+            let kept = old.remove(&*new[0].account_id).filter(|g| {
+                let before = &old_views[g.start..g.end];
+                before.len() == new.len()
+                    && before
                         .iter()
-                        .zip(&self.bot_families)
-                        .map(|(text, &bots)| if bots { &[][..] } else { &text[..] })
-                        .collect();
-                    block.gzip = Some(self.merge(old, compressor.pieces(&texts)));
+                        .zip(new)
+                        .all(|(a, b)| a.account_id == b.account_id)
+            });
+            let group = match kept {
+                Some(mut group) => {
+                    let before = &old_views[group.start..group.end];
+                    let (mut accounts, mut bots) = (false, false);
+                    for (a, b) in before.iter().zip(new) {
+                        if !same(a, b) {
+                            accounts = true;
+                            bots |= !same_bots(a, b);
+                        }
+                    }
+                    for (family, &from_bots) in self.bot_families.iter().enumerate() {
+                        if (from_bots && bots) || (!from_bots && accounts) {
+                            dropped |= group.drop_family(family);
+                        }
+                    }
+                    group.start = start;
+                    group.end = end;
+                    group
                 }
-                Some(_) => {}
-            },
+                None => Group::new(start, end),
+            };
+            groups.push(group);
+        }
+        dropped |= !old.is_empty();
+        drop(old);
+        state.groups = groups;
+        state.views = std::mem::replace(&mut incoming, old_views);
+        // Empty, but its capacity is kept for the next change while it is
+        // small (a fresh list each time was a short-lived allocation among
+        // long-lived ones in the heap); a large one is mapped on its own
+        // (see `crate::memory`), so it is freed rather than kept idle (1 MB
+        // at 10,000 accounts).
+        incoming.clear();
+        if std::mem::size_of_val(incoming.spare_capacity_mut()) >= crate::memory::MMAP_THRESHOLD {
+            incoming = Vec::new();
+        }
+        state.incoming = incoming;
+        dropped
+    }
+
+    /// Renders what group `g` lacks in `encoding`. For gzip, a current
+    /// plain rendering is compressed rather than rendered again; the plain
+    /// text is not kept for it (clients that take gzip never need it).
+    fn fill(&self, state: &mut State, g: usize, encoding: Encoding) {
+        let group = &state.groups[g];
+        let views = &state.views[group.start..group.end];
+        match encoding {
+            Encoding::Plain => {
+                let missing: Vec<usize> = (0..FAMILIES.len())
+                    .filter(|&f| group.plain[f].is_none())
+                    .collect();
+                let rendered: Vec<(usize, Bytes)> = missing
+                    .into_iter()
+                    .map(|f| (f, Bytes::from(self.render(views, f))))
+                    .collect();
+                let group = &mut state.groups[g];
+                for (f, text) in rendered {
+                    group.plain[f] = Some(text);
+                }
+            }
+            Encoding::Gzip => {
+                let missing: Vec<usize> = (0..FAMILIES.len())
+                    .filter(|&f| group.gzip[f].is_none())
+                    .collect();
+                if missing.is_empty() {
+                    return;
+                }
+                let texts: Vec<Bytes> = missing
+                    .iter()
+                    .map(|&f| match &group.plain[f] {
+                        Some(plain) => plain.clone(),
+                        None => Bytes::from(self.render(views, f)),
+                    })
+                    .collect();
+                // One buffer for the group's new pieces.
+                let pieces = state.compressor.pieces(&texts);
+                let group = &mut state.groups[g];
+                for (f, piece) in missing.into_iter().zip(pieces) {
+                    group.gzip[f] = Some(piece);
+                }
+            }
         }
     }
 
-    /// Per family: `old`'s for the bot families, `fresh`'s for the others.
-    fn merge<T: Clone>(&self, old: &[T], fresh: Vec<T>) -> Arc<[T]> {
-        fresh
-            .into_iter()
-            .zip(old)
-            .zip(&self.bot_families)
-            .map(|((fresh, old), &bots)| if bots { old.clone() } else { fresh })
-            .collect()
-    }
-
-    /// For each family: its descriptor, then each account's samples.
+    /// For each family: its descriptor, then each group's samples.
     fn assemble(&self, state: &State, encoding: Encoding) -> AccountsPart {
-        let mut chunks = Vec::with_capacity(self.headers.len() * (state.blocks.len() + 1));
+        let mut chunks = Vec::with_capacity(self.headers.len() * (state.groups.len() + 1));
         let mut checksum = Checksum::default();
-        let mut push_piece = |chunks: &mut Vec<Bytes>, piece: &Piece| {
-            if piece.text_len() > 0 {
-                checksum.push(piece);
-                chunks.push(piece.data.clone());
-            }
-        };
         for family in 0..self.headers.len() {
             match encoding {
                 Encoding::Plain => chunks.push(self.headers[family].clone()),
-                Encoding::Gzip => push_piece(&mut chunks, &self.header_pieces[family]),
+                Encoding::Gzip => {
+                    checksum.push(&self.header_pieces[family]);
+                    chunks.push(self.header_pieces[family].data.clone());
+                }
             }
-            for block in &state.blocks {
+            for group in &state.groups {
                 match encoding {
                     Encoding::Plain => {
-                        if let Some(text) = block.plain.as_ref().and_then(|p| p.get(family)) {
-                            if !text.is_empty() {
-                                chunks.push(text.clone());
-                            }
+                        if let Some(text) = group.plain[family].as_ref().filter(|t| !t.is_empty()) {
+                            chunks.push(text.clone());
                         }
                     }
                     Encoding::Gzip => {
-                        if let Some(piece) = block.gzip.as_ref().and_then(|g| g.get(family)) {
-                            push_piece(&mut chunks, piece);
+                        if let Some(piece) =
+                            group.gzip[family].as_ref().filter(|p| p.text_len() > 0)
+                        {
+                            checksum.push(piece);
+                            chunks.push(piece.data.clone());
                         }
                     }
                 }
@@ -351,13 +385,6 @@ impl AccountsRenderer {
             checksum,
         }
     }
-}
-
-/// The encodings kept; the discriminants index `State::assembled`.
-#[derive(Debug, Clone, Copy)]
-enum Encoding {
-    Plain = 0,
-    Gzip = 1,
 }
 
 #[cfg(test)]
@@ -393,13 +420,13 @@ mod tests {
                 next_refresh_seconds: None,
             },
             info: account.is_multiple_of(2).then(|| {
-                Arc::new(AccountInfo {
-                    account_id: format!("acct-{account}"),
-                    name: format!("name {account}"),
-                    account_type: "EnterpriseDirectory".to_owned(),
-                    status: "Active".to_owned(),
-                    aws_account_id: "123456789012".to_owned(),
-                })
+                Arc::new(AccountInfo::new(
+                    &format!("acct-{account}"),
+                    &format!("name {account}"),
+                    "EnterpriseDirectory",
+                    "123456789012",
+                    "Active",
+                ))
             }),
             aws_account_id: Some("123456789012".into()),
         }
@@ -452,55 +479,98 @@ mod tests {
         }
     }
 
+    /// The chunks of a part, by address.
+    fn ptrs(p: &AccountsPart) -> std::collections::HashSet<usize> {
+        p.chunks.iter().map(|c| c.as_ptr() as usize).collect()
+    }
+
+    /// The group of each account, by id.
+    fn group_of(renderer: &AccountsRenderer) -> HashMap<String, usize> {
+        let state = renderer.state.lock().unwrap();
+        state
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| {
+                state.views[group.start..group.end]
+                    .iter()
+                    .map(move |v| (v.account_id.to_string(), g))
+            })
+            .collect()
+    }
+
+    /// 60 accounts of 0 to 9 bots: groups of several accounts.
+    fn many() -> Vec<AccountView> {
+        (0..60).map(|a| view(a, a % 10, "m")).collect()
+    }
+
     #[test]
-    fn a_change_renders_only_the_account_that_changed() {
-        let mut states = views();
+    fn small_accounts_share_groups_and_large_ones_are_alone() {
+        let renderer = AccountsRenderer::new(false);
+        let states = many();
+        renderer.get(1, true, |out| out.clone_from(&states));
+        let groups = renderer.state.lock().unwrap().groups.len();
+        assert!(groups < 30, "{groups} groups for 60 small accounts");
+        let large: Vec<AccountView> = (0..5).map(|a| view(a, 200, "l")).collect();
+        let renderer = AccountsRenderer::new(false);
+        renderer.get(1, true, |out| out.clone_from(&large));
+        assert_eq!(renderer.state.lock().unwrap().groups.len(), 5);
+    }
+
+    #[test]
+    fn a_change_renders_only_the_group_that_changed() {
+        let mut states = many();
         let renderer = AccountsRenderer::new(false);
         let before = renderer.get(1, true, |out| out.clone_from(&states));
         let before_plain = renderer.get(1, false, |_| unreachable!());
+        let groups = group_of(&renderer);
+        let group_count = renderer.state.lock().unwrap().groups.len();
 
-        // Account 5 refreshed with other bots; account 8 went away.
-        states[5] = view(5, 3, "changed");
-        states.remove(8);
+        // Account 25 refreshed with other bots.
+        states[25] = view(25, 3, "changed");
         let after = renderer.get(2, true, |out| out.clone_from(&states));
         let after_plain = renderer.get(2, false, |_| unreachable!());
         assert_eq!(gunzip(&after), whole(&states, false));
         assert_eq!(plain(&after_plain), whole(&states, false));
+        assert_eq!(group_of(&renderer), groups, "same groups");
 
-        // Pieces are shared, not re-made, for accounts that did not change.
-        let ptrs = |p: &AccountsPart| -> std::collections::HashSet<usize> {
-            p.chunks.iter().map(|c| c.as_ptr() as usize).collect()
-        };
+        // Only the chunks of account 25's group are new: at most one per
+        // family; everything else (descriptors, other groups) is shared.
         for (b, a) in [(&before, &after), (&before_plain, &after_plain)] {
             let (b, a) = (ptrs(b), ptrs(a));
-            let kept = a.intersection(&b).count();
             let new = a.difference(&b).count();
-            // Account 5's samples in the families where it has some; every
-            // other chunk (descriptors, 10 unchanged accounts) is the same.
-            assert!(new > 0 && new <= 9, "new chunks: {new}");
-            assert!(kept >= a.len() - 9, "kept {kept} of {}", a.len());
+            assert!(new > 0 && new <= FAMILIES.len(), "new chunks: {new}");
+            assert!(a.len() >= group_count, "{} chunks", a.len());
         }
-        // Nothing is kept for the account that went.
-        let state = renderer.state.lock().unwrap();
-        assert_eq!(state.blocks.len(), states.len());
-        assert!(!state.blocks.iter().any(|b| &*b.view.account_id == "acct-8"));
+
+        // Account 40 goes: only its group changes; nothing is kept of it.
+        let gone_group = groups["acct-40"];
+        states.remove(40);
+        let removed = renderer.get(3, true, |out| out.clone_from(&states));
+        assert_eq!(gunzip(&removed), whole(&states, false));
+        let new = ptrs(&removed).difference(&ptrs(&after)).count();
+        assert!(new <= 2 * FAMILIES.len(), "new chunks: {new}");
+        let now = group_of(&renderer);
+        assert!(!now.contains_key("acct-40"));
+        let moved = groups
+            .iter()
+            .filter(|(id, &g)| g != gone_group && !now.contains_key(*id))
+            .count();
+        assert_eq!(moved, 0);
     }
 
     #[test]
-    fn a_refresh_updates_the_blocks_in_place_and_a_new_order_is_followed() {
+    fn a_refresh_updates_the_groups_and_a_new_order_is_followed() {
         let mut states = views();
         let renderer = AccountsRenderer::new(true);
         renderer.get(1, true, |out| out.clone_from(&states));
-        let blocks_at = renderer.state.lock().unwrap().blocks.as_ptr();
 
-        // Same accounts, same order, one refreshed: the block list is
-        // updated where it is, and the text follows the change.
         states[4] = view(4, 9, "refreshed");
         let after = renderer.get(2, true, |out| out.clone_from(&states));
         assert_eq!(gunzip(&after), whole(&states, true));
         let state = renderer.state.lock().unwrap();
-        assert_eq!(state.blocks.as_ptr(), blocks_at);
-        assert!(state.views.is_empty() && state.views.capacity() >= states.len());
+        // A small list's capacity is kept for the next change.
+        assert!(state.incoming.is_empty() && state.incoming.capacity() >= states.len());
         drop(state);
 
         // The same accounts in another order, one added: the exposition
@@ -515,28 +585,26 @@ mod tests {
 
     #[test]
     fn a_refresh_that_found_the_same_bots_renders_only_the_account_families() {
-        let ptrs = |p: &AccountsPart| -> std::collections::HashSet<usize> {
-            p.chunks.iter().map(|c| c.as_ptr() as usize).collect()
-        };
-        let mut states = views();
+        let mut states = many();
         let renderer = AccountsRenderer::new(true);
         let before_gzip = renderer.get(1, true, |out| out.clone_from(&states));
         let before_plain = renderer.get(1, false, |_| unreachable!());
 
-        // Account 6 refreshed and found the same bots (the cache keeps the
-        // snapshot); account 7 went down, keeping its last good bots.
-        states[6].state.last_success_seconds = Some(2.0e9);
-        states[7].state.up = !states[7].state.up;
+        // Account 16 refreshed and found the same bots (the cache keeps the
+        // snapshot); account 47 went down, keeping its last good bots.
+        states[16].state.last_success_seconds = Some(2.0e9);
+        states[47].state.up = !states[47].state.up;
         let after_plain = renderer.get(2, false, |out| out.clone_from(&states));
         let after_gzip = renderer.get(2, true, |_| unreachable!());
         assert_eq!(plain(&after_plain), whole(&states, true));
         assert_eq!(gunzip(&after_gzip), whole(&states, true));
+        let account_families = FAMILIES.iter().filter(|f| !f.from_bots).count();
         for (b, a) in [(&before_plain, &after_plain), (&before_gzip, &after_gzip)] {
             let (b, a) = (ptrs(b), ptrs(a));
-            // At most the four account families of the two accounts are
-            // new; every bot family chunk (72 here) is the one from before.
+            // At most the account families of the two groups are new; every
+            // bot family chunk is the one from before.
             let new = a.difference(&b).count();
-            assert!(new > 0 && new <= 8, "new chunks: {new}");
+            assert!(new > 0 && new <= 2 * account_families, "new chunks: {new}");
         }
 
         // A rendering that is out of date for the account's families is not
@@ -557,15 +625,13 @@ mod tests {
     fn bot_families_are_those_built_from_the_bots() {
         let renderer = AccountsRenderer::new(true);
         // Account 1 has every family: bots, and a last error.
-        let mut view = view(1, 5, "x");
-        let with = renderer.render(&view, false);
-        assert_eq!(renderer.render(&view, true).len(), with.len());
-        view.state.snapshot = None;
-        let without = renderer.render(&view, false);
+        let with = vec![view(1, 5, "x")];
+        let mut without = with.clone();
+        without[0].state.snapshot = None;
         for (f, &bots) in renderer.bot_families.iter().enumerate() {
             // A family is a bot family exactly when the bots are all it has.
-            assert_eq!(bots, without[f].is_empty(), "family {f}");
-            assert!(!with[f].is_empty(), "family {f}");
+            assert_eq!(bots, renderer.render(&without, f).is_empty(), "family {f}");
+            assert!(!renderer.render(&with, f).is_empty(), "family {f}");
         }
         assert_eq!(renderer.bot_families.iter().filter(|&&b| b).count(), 6);
         assert_eq!(renderer.bot_families.len(), FAMILIES.len());

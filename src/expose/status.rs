@@ -135,7 +135,7 @@ impl StatusSources {
                     name: view
                         .info
                         .as_ref()
-                        .map(|i| i.name.clone())
+                        .map(|i| i.name().to_owned())
                         .unwrap_or_default(),
                     aws_account_id: view.aws_account_id.as_deref().unwrap_or("").to_owned(),
                     target: target_of

@@ -1,7 +1,9 @@
 //! The exporter's own telemetry: everything that is not account data (API
 //! requests, errors and latency, cache use, build, shard). It lives in a
 //! `prometheus-client` registry, and is encoded at every scrape, since its
-//! counters move with every scrape. The counters themselves are owned by the
+//! counters move with every scrape — except the API calls per account,
+//! which grow with the accounts and are rendered per account like the
+//! account data (see [`super::calls`]). The counters themselves are owned by the
 //! layers that count ([`ApiMetrics`], [`CacheStats`]); this module only
 //! names and registers them.
 
@@ -16,7 +18,9 @@ use prometheus_client::registry::{Registry, Unit};
 
 use prometheus_client::metrics::counter::Counter;
 
+use super::calls::CallsRenderer;
 use super::process::ProcessCollector;
+use super::render::AccountsPart;
 use crate::api::ApiMetrics;
 use crate::collect::{BotCache, CacheStats, Discovery};
 use crate::config::{ReloadStatus, Shard};
@@ -35,6 +39,7 @@ struct BuildLabels {
 pub struct Telemetry {
     registry: Registry,
     http: HttpRequests,
+    calls: CallsRenderer,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -178,7 +183,12 @@ impl Telemetry {
     ///
     /// (`prometheus-client` ends every help text with a period of its own,
     /// so the texts here have none.)
-    pub fn new(api: &ApiMetrics, cache: &CacheStats, shard: Shard, sources: Sources) -> Telemetry {
+    pub fn new(
+        api: &Arc<ApiMetrics>,
+        cache: &CacheStats,
+        shard: Shard,
+        sources: Sources,
+    ) -> Telemetry {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(ProcessCollector));
         registry.register_collector(Box::new(ReloadCollector(sources)));
@@ -188,17 +198,8 @@ impl Telemetry {
             "HTTP requests answered by the exporter, by handler and status code",
             http.0.clone(),
         );
+        let calls = CallsRenderer::new(Arc::clone(api));
         let api = api.families();
-        registry.register(
-            "chime_api_requests",
-            "HTTP requests sent to the Chime API, each page and each retry counted",
-            api.requests,
-        );
-        registry.register(
-            "chime_api_errors",
-            "Failed Chime API requests, by AWS error code or failure kind (a bounded set)",
-            api.errors,
-        );
         registry.register_with_unit(
             "chime_api_request_duration",
             "Duration of HTTP requests to the Chime API",
@@ -247,7 +248,18 @@ impl Telemetry {
             "The number of shards (--shard.count)",
             shard_total,
         );
-        Telemetry { registry, http }
+        Telemetry {
+            registry,
+            http,
+            calls,
+        }
+    }
+
+    /// `chime_api_requests_total` and `chime_api_errors_total`, which grow
+    /// with the accounts and are therefore rendered apart (see
+    /// [`super::calls`]).
+    pub fn calls(&self, gzipped: bool) -> AccountsPart {
+        self.calls.get(gzipped)
     }
 
     /// The counter of the exporter's own HTTP answers.
@@ -268,13 +280,16 @@ mod tests {
 
     fn text(telemetry: &Telemetry) -> String {
         let mut out = String::new();
+        for chunk in telemetry.calls(false).chunks.iter() {
+            out.push_str(std::str::from_utf8(chunk).unwrap());
+        }
         telemetry.encode(&mut out).unwrap();
         out
     }
 
     #[test]
     fn help_texts_end_in_one_period() {
-        let api = ApiMetrics::default();
+        let api = Arc::new(ApiMetrics::default());
         let telemetry = Telemetry::new(
             &api,
             &CacheStats::default(),
@@ -295,7 +310,7 @@ mod tests {
 
     #[test]
     fn only_watched_accounts_get_api_series_and_a_gone_one_stays_gone() {
-        let api = ApiMetrics::default();
+        let api = Arc::new(ApiMetrics::default());
         let telemetry = Telemetry::new(
             &api,
             &CacheStats::default(),

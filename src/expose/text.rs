@@ -1,8 +1,7 @@
 //! Writing the text exposition of the families this exporter renders itself
 //! (account data and probes): descriptor lines and sample lines, with label
 //! values escaped as both the OpenMetrics and the Prometheus text format
-//! want them (`\\`, `\"`, `\n`). Every family written here is a gauge
-//! without a unit, and those read the same in both formats.
+//! want them (`\\`, `\"`, `\n`).
 
 use std::fmt::Write as _;
 
@@ -41,8 +40,22 @@ impl From<f64> for Value {
     }
 }
 
+/// The `# TYPE` of a family written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    Gauge,
+    /// Named without `_total` in `# HELP` and `# TYPE`, as OpenMetrics
+    /// wants; its samples carry the suffix.
+    Counter,
+}
+
 /// `# HELP` and `# TYPE` of a gauge.
 pub fn write_gauge_descriptor(out: &mut String, name: &str, help: &str) {
+    write_descriptor(out, name, help, MetricType::Gauge);
+}
+
+/// `# HELP` and `# TYPE` of a family.
+pub fn write_descriptor(out: &mut String, name: &str, help: &str, kind: MetricType) {
     out.push_str("# HELP ");
     out.push_str(name);
     out.push(' ');
@@ -55,7 +68,10 @@ pub fn write_gauge_descriptor(out: &mut String, name: &str, help: &str) {
     }
     out.push_str("\n# TYPE ");
     out.push_str(name);
-    out.push_str(" gauge\n");
+    out.push_str(match kind {
+        MetricType::Gauge => " gauge\n",
+        MetricType::Counter => " counter\n",
+    });
 }
 
 /// One sample line: `name{a="x",b="y"} value`. Labels are written in the

@@ -64,6 +64,7 @@ impl Demo {
     /// Starts the fake API with generated data and its background changes.
     pub async fn start(options: &DemoOptions) -> std::io::Result<Demo> {
         let fake = FakeChime::start().await?;
+        fake.forget_calls();
         let mut rng = fastrand::Rng::with_seed(0x0c41_3e00);
         match options.accounts {
             None => {

@@ -14,7 +14,7 @@ pub enum Fault {
     /// An AWS error with the given status and `x-amzn-ErrorType`
     /// (e.g. 500 `ServiceFailureException`, 403 `ForbiddenException`).
     AwsError { status: u16, code: String },
-    /// Answer correctly, but only after this delay.
+    /// Answer correctly, this long after the request arrived.
     Latency(Duration),
     /// Never answer (the request stays open until the client gives up).
     Hang,

@@ -109,6 +109,9 @@ struct Shared {
     sparse: AtomicBool,
     /// The region requests must be signed for.
     signing_region: Mutex<String>,
+    /// Keep no log of calls and arrivals (`--demo`, which runs for as long
+    /// as the exporter does: a log would grow without bound).
+    forget_calls: AtomicBool,
 }
 
 impl Shared {
@@ -357,6 +360,18 @@ impl FakeChime {
     }
 
     /// The most requests that were being answered at the same time.
+    /// Stops keeping the log of calls and arrivals (and forgets it): for a
+    /// fake that runs for as long as its process (`--demo`).
+    pub fn forget_calls(&self) {
+        self.shared.forget_calls.store(true, Ordering::Release);
+        self.shared.lock().calls = Vec::new();
+        *self
+            .shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Vec::new();
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::Acquire)
     }

@@ -97,12 +97,12 @@ async fn a_broken_target_and_a_failing_account_say_why() {
         .account("flaky")
         .operation("ListBots"),
     );
-    // Discovery (ListAccounts) is denied: the target is down, its accounts
-    // still collected (details by GetAccount).
+    // The listing of account details fails: the target is down, its
+    // accounts still collected (details by GetAccount).
     fake.add_fault(
         FaultRule::new(Fault::AwsError {
-            status: 403,
-            code: "AccessDeniedException".into(),
+            status: 500,
+            code: "ServiceFailureException".into(),
         })
         .operation("ListAccounts"),
     );
@@ -146,6 +146,64 @@ async fn a_broken_target_and_a_failing_account_say_why() {
                 && m.count("chime_account_last_error_info", &[]) == 0
         })
         .await;
+}
+
+/// A least-privilege policy without `chime:ListAccounts`: configured
+/// accounts get their details from GetAccount, once per discovery TTL, and
+/// the target is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_list_accounts_details_come_from_get_account_and_the_target_is_up() {
+    let fake = FakeChime::start().await.unwrap();
+    fake.put_account(FakeAccount::new("lp1", "Least One"));
+    fake.put_account(FakeAccount::new("lp2", "Least Two"));
+    fake.add_fault(
+        FaultRule::new(Fault::AwsError {
+            status: 403,
+            code: "AccessDeniedException".into(),
+        })
+        .operation("ListAccounts"),
+    );
+    let exporter = Exporter::start(
+        &fake.url(),
+        &[
+            "--chime.account-id",
+            "lp1,lp2",
+            "--chime.discovery-ttl",
+            "2s",
+        ],
+    );
+    exporter.ready(Duration::from_secs(20)).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        m.get("chime_target_up", &[("target", "default")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "chime_account_info",
+            &[("account_id", "lp2"), ("account_name", "Least Two")]
+        ),
+        Some(1.0)
+    );
+    // Each round: one denied listing, one GetAccount per account.
+    crate::helpers::wait_for(Duration::from_secs(20), "three rounds", || {
+        fake.calls("ListAccounts").len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rounds = fake.calls("ListAccounts").len();
+    let lookups = fake.calls("GetAccount").len();
+    assert!(
+        (2 * rounds - 2..=2 * rounds).contains(&lookups),
+        "{rounds} rounds, {lookups} GetAccount calls"
+    );
+    assert_eq!(
+        exporter
+            .metrics()
+            .await
+            .get("chime_target_up", &[("target", "default")]),
+        Some(1.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
