@@ -22,7 +22,7 @@ use std::sync::Arc;
 use chime_exporter::api::{ApiMetrics, BotRecord, ErrorKind, Operation};
 use chime_exporter::collect::{AccountState, AccountView, BotList, Snapshot};
 use chime_exporter::expose::gzip::gzip;
-use chime_exporter::expose::{encode_accounts, AccountsRenderer, CallsRenderer};
+use chime_exporter::expose::{encode_accounts, AccountsRenderer, CallsRenderer, Format};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
@@ -127,11 +127,11 @@ fn bench(c: &mut Criterion) {
             ErrorKind::Throttled,
         );
         let calls = CallsRenderer::new(Arc::clone(&api));
-        calls.get(true);
+        calls.get(true, Format::OpenMetrics);
         group.bench_function(BenchmarkId::new("calls_one_changed", &id), |b| {
             b.iter(|| {
                 api.request(Operation::ListBots, &input[0].account_id);
-                calls.get(true)
+                calls.get(true, Format::OpenMetrics)
             })
         });
     }

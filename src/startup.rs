@@ -3,27 +3,21 @@
 //! layers, and the only place (besides tests) that reaches the fake API, for
 //! `--demo`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-use tokio::net::TcpListener;
 
 use crate::api::{ApiLimits, ApiMetrics};
 use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
 use crate::config::{Config, DemoSettings};
 use crate::expose::{Exposition, Sources, StatusSources, Telemetry};
 use crate::fake::{Demo, DemoOptions};
-use crate::http::State;
+use crate::http::{ListenError, Listeners, State};
 use crate::version as build;
 
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("{0}")]
+    Listen(#[from] ListenError),
     #[error("cannot start the demo API: {0}")]
     Demo(std::io::Error),
     #[error("HTTP server failed: {0}")]
@@ -133,20 +127,20 @@ pub async fn run(
         config.concurrency,
     );
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
-    let listener = TcpListener::bind(config.web.listen_address)
-        .await
-        .map_err(|source| RunError::Listen {
-            addr: config.web.listen_address,
-            source,
-        })?;
-    let local = listener.local_addr().unwrap_or(config.web.listen_address);
-    tracing::info!(
-        address = %local,
-        telemetry_path = %config.web.telemetry_path,
-        targets = config.targets.len(),
-        version = build::VERSION,
-        "listening"
-    );
+    let listener = if config.web.systemd_socket {
+        Listeners::from_systemd()?
+    } else {
+        Listeners::bind(&config.web.listen_addresses).await?
+    };
+    for local in listener.local_addrs() {
+        tracing::info!(
+            address = %local,
+            telemetry_path = %config.web.telemetry_path,
+            targets = config.targets.len(),
+            version = build::VERSION,
+            "listening"
+        );
+    }
     tokio::spawn(Arc::clone(&discovery).run());
     let with_aws = config.config_file.is_some();
     let reloader = Arc::new(Reloader::new(
@@ -173,7 +167,7 @@ pub async fn run(
     let http_requests = telemetry.http_requests();
     let state = Arc::new(State::new(
         Arc::clone(&cache),
-        Exposition::new(cache, telemetry, with_aws),
+        Exposition::new(cache, telemetry, with_aws, config.collectors),
         Prober::new(discovery, config.probe),
         Arc::clone(&reloader),
         config.web.clone(),

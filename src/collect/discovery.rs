@@ -220,7 +220,7 @@ impl Discovery {
             if other.target.config.name != w.target.config.name {
                 tracing::warn!(
                     account_id = %w.account_id,
-                    target_name = %w.target.config.name,
+                    target = %w.target.config.name,
                     first = %other.target.config.name,
                     "account reachable from two targets; watching it once"
                 );
@@ -237,7 +237,7 @@ impl Discovery {
         let name = config.name.as_str();
         let mut error: Option<ErrorKind> = None;
         let mut fail = |err: &ApiError, what: &str| {
-            tracing::warn!(target_name = %name, error = %err.kind, detail = %err.message, "{what}");
+            tracing::warn!(target = %name, error = %err.kind, detail = %err.message, "{what}");
             error.get_or_insert(err.kind);
         };
         let known = |id: &str| previous.get(id).filter(|p| p.target.config.name == name);
@@ -261,7 +261,7 @@ impl Discovery {
                 .filter(|_| config.discover);
             match target.api.list_accounts(prefix, wanted.as_ref()).await {
                 Ok(accounts) => {
-                    tracing::debug!(target_name = %name, accounts = accounts.len(), "listed accounts");
+                    tracing::debug!(target = %name, accounts = accounts.len(), "listed accounts");
                     for info in &accounts {
                         details.insert(info.account_id().to_owned(), info.clone());
                     }
@@ -271,7 +271,7 @@ impl Discovery {
                     // A least-privilege policy: configured accounts get
                     // their details from GetAccount instead. Not a failure
                     // of the target.
-                    tracing::debug!(target_name = %name, error = %err.kind, "ListAccounts denied; account details from GetAccount");
+                    tracing::debug!(target = %name, error = %err.kind, "ListAccounts denied; account details from GetAccount");
                     denied = true;
                 }
                 Err(err) => fail(&err, "ListAccounts failed; keeping what was known"),

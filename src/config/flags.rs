@@ -6,17 +6,18 @@
 //! checked before anything starts: a bad one ends the process with status 2
 //! and one line naming the flag, never a panic.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
 
 use super::settings::{
-    Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
+    Collectors, Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard,
+    WebSettings,
 };
 use super::target::{parse_account_ids, TargetConfig, TargetDefaults};
 use super::values::{
-    parse_duration, parse_listen_address, parse_positive_duration, parse_rate, parse_telemetry_path,
+    parse_duration, parse_listen_address, parse_positive_duration, parse_rate,
+    parse_telemetry_path, ListenAddress,
 };
 use super::web::WebConfigSource;
 
@@ -161,15 +162,22 @@ pub struct Cli {
     )]
     pub error_backoff: Duration,
 
-    /// Address to listen on for HTTP requests.
+    /// Address to listen on for HTTP requests; repeat it to listen on
+    /// several. `:PORT` listens on every IPv4 and IPv6 address.
     #[arg(
         long = "web.listen-address",
         env = "CHIME_EXPORTER_WEB_LISTEN_ADDRESS",
         default_value = ":9891",
         value_parser = parse_listen_address,
-        value_name = "ADDRESS"
+        value_name = "ADDRESS",
+        action = clap::ArgAction::Append
     )]
-    pub listen_address: SocketAddr,
+    pub listen_address: Vec<ListenAddress>,
+
+    /// Use the listening sockets systemd passes (socket activation; Linux)
+    /// instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket", env = "CHIME_EXPORTER_WEB_SYSTEMD_SOCKET")]
+    pub systemd_socket: bool,
 
     /// Path under which to expose metrics.
     #[arg(
@@ -246,6 +254,24 @@ pub struct Cli {
         env = "CHIME_EXPORTER_PROBE_ALLOW_UNWATCHED_ACCOUNTS"
     )]
     pub probe_allow_unwatched: bool,
+
+    /// Export the per-bot families (chime_bot_*); the per-account counts
+    /// stay either way. --no-collector.bots turns them off.
+    #[arg(long = "collector.bots", overrides_with = "no_collector_bots")]
+    pub collector_bots: bool,
+    #[arg(long = "no-collector.bots", hide = true)]
+    pub no_collector_bots: bool,
+
+    /// Put each bot's DisplayName (sensitive in the AWS model) in the
+    /// display_name label of chime_bot_info.
+    /// --no-collector.bots.display-name leaves it out.
+    #[arg(
+        long = "collector.bots.display-name",
+        overrides_with = "no_collector_bots_display_name"
+    )]
+    pub collector_bots_display_name: bool,
+    #[arg(long = "no-collector.bots.display-name", hide = true)]
+    pub no_collector_bots_display_name: bool,
 
     /// Only log messages with the given severity or above.
     #[arg(
@@ -470,7 +496,8 @@ impl Cli {
             rate_limit: self.rate_limit,
             error_backoff: self.error_backoff,
             web: WebSettings {
-                listen_address: self.listen_address,
+                listen_addresses: self.listen_address.clone(),
+                systemd_socket: self.systemd_socket,
                 config: std::sync::Arc::new(web_config),
                 telemetry_path: self.telemetry_path,
                 timeout_offset: self.timeout_offset,
@@ -481,6 +508,11 @@ impl Cli {
             probe: ProbeSettings {
                 concurrency: usize::from(self.probe_concurrency),
                 allow_unwatched: self.probe_allow_unwatched,
+            },
+            // The last of --X and --no-X wins (clap's overrides_with).
+            collectors: Collectors {
+                bots: !self.no_collector_bots,
+                display_names: !self.no_collector_bots_display_name,
             },
             log_level: self.log_level,
             log_format: self.log_format,
@@ -528,7 +560,10 @@ mod tests {
         assert_eq!(t.discovery_ttl, Duration::from_secs(900));
         assert!(!t.discover);
         assert_eq!(c.timeout, Duration::from_secs(10));
-        assert_eq!(c.web.listen_address.port(), super::super::DEFAULT_PORT);
+        assert_eq!(
+            c.web.listen_addresses,
+            vec![ListenAddress::Any(super::super::DEFAULT_PORT)]
+        );
         assert_eq!(c.web.telemetry_path, "/metrics");
         assert_eq!(t.region, "us-east-1");
     }

@@ -21,12 +21,13 @@ mod web;
 pub use file::{load as load_targets_file, parse as parse_targets_file, ConfigFileError};
 pub use flags::{parse_shard_index, Cli, DEMO_THROTTLE_RATIO};
 pub use settings::{
-    Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
+    Collectors, Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard,
+    WebSettings,
 };
 pub use target::{
     parse_account_ids, AccountId, TargetConfig, TargetDefaults, MAX_ACCOUNT_ID_BYTES,
 };
-pub use values::{parse_duration, parse_listen_address, DEFAULT_PORT};
+pub use values::{parse_duration, parse_listen_address, ListenAddress, DEFAULT_PORT};
 pub use web::{
     parse as parse_web_config, ClientAuth, ReloadStatus, WebConfig, WebConfigError, WebConfigSource,
 };

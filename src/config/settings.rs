@@ -1,6 +1,5 @@
 //! What the exporter runs with, once flags and files are checked.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +7,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::target::{TargetConfig, TargetDefaults};
+use super::values::ListenAddress;
 use super::web::WebConfigSource;
 
 /// `--log.level`.
@@ -34,10 +34,34 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Which account data becomes series (`--[no-]collector.bots`,
+/// `--[no-]collector.bots.display-name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Collectors {
+    /// The per-bot families (`chime_bot_*`); the per-account counts stay
+    /// either way.
+    pub bots: bool,
+    /// The `display_name` label of `chime_bot_info` (`DisplayName` is
+    /// marked sensitive in the AWS model).
+    pub display_names: bool,
+}
+
+impl Default for Collectors {
+    fn default() -> Self {
+        Collectors {
+            bots: true,
+            display_names: true,
+        }
+    }
+}
+
 /// Settings of the HTTP side.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
-    pub listen_address: SocketAddr,
+    /// Where to listen (`--web.listen-address`, at least one).
+    pub listen_addresses: Vec<ListenAddress>,
+    /// Listen on the sockets systemd passes instead.
+    pub systemd_socket: bool,
     pub config: Arc<WebConfigSource>,
     pub telemetry_path: String,
     pub timeout_offset: Duration,
@@ -102,6 +126,7 @@ pub struct Config {
     pub error_backoff: Duration,
     pub web: WebSettings,
     pub probe: ProbeSettings,
+    pub collectors: Collectors,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     /// `--demo`: run against the embedded fake API.

@@ -35,20 +35,57 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `host:port`, `:port` (all interfaces, as Go exporters accept) or
-/// `[v6]:port`.
-pub fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+/// Where to listen, parsed once from `--web.listen-address`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddress {
+    /// `:port`: every IPv4 and IPv6 address of the host (one dual-stack
+    /// socket where the host has IPv6).
+    Any(u16),
+    /// `127.0.0.1:port`, `[::1]:port`: that address.
+    Socket(SocketAddr),
+    /// `name:port`: every address the name resolves to at start.
+    Host(String, u16),
+}
+
+impl std::fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddress::Any(port) => write!(f, ":{port}"),
+            ListenAddress::Socket(addr) => write!(f, "{addr}"),
+            ListenAddress::Host(host, port) => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// Parses `:port` (every address, as Go exporters accept), `ip:port`,
+/// `[v6]:port` or `host:port`.
+pub fn parse_listen_address(s: &str) -> Result<ListenAddress, String> {
     let s = s.trim();
-    let full = if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else if s.starts_with("localhost:") {
-        s.replacen("localhost", "127.0.0.1", 1)
-    } else {
-        s.to_owned()
+    let bad = || {
+        format!("'{s}' is not an address such as :{DEFAULT_PORT}, 127.0.0.1:{DEFAULT_PORT}, [::1]:{DEFAULT_PORT} or localhost:{DEFAULT_PORT}")
     };
-    full.parse::<SocketAddr>().map_err(|_| {
-        format!("'{s}' is not an address such as :{DEFAULT_PORT} or 127.0.0.1:{DEFAULT_PORT}")
-    })
+    if let Some(port) = s.strip_prefix(':') {
+        return port.parse().map(ListenAddress::Any).map_err(|_| bad());
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(ListenAddress::Socket(addr));
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    // A DNS name: labels of letters, digits and '-', separated by dots.
+    let is_name = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if !is_name {
+        return Err(bad());
+    }
+    Ok(ListenAddress::Host(host.to_ascii_lowercase(), port))
 }
 
 /// The path the metrics are served on.
@@ -73,11 +110,24 @@ mod tests {
 
     #[test]
     fn listen_address_forms() {
-        assert_eq!(parse_listen_address(":9891").unwrap().port(), 9891);
-        assert!(parse_listen_address("127.0.0.1:0").is_ok());
-        assert!(parse_listen_address("[::1]:80").is_ok());
-        assert!(parse_listen_address("localhost:80").is_ok());
-        assert!(parse_listen_address("host").is_err());
+        assert_eq!(parse_listen_address(":9891"), Ok(ListenAddress::Any(9891)));
+        assert_eq!(
+            parse_listen_address("127.0.0.1:0"),
+            Ok(ListenAddress::Socket("127.0.0.1:0".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_listen_address("[::1]:80"),
+            Ok(ListenAddress::Socket("[::1]:80".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_listen_address("LocalHost:80"),
+            Ok(ListenAddress::Host("localhost".into(), 80))
+        );
+        for bad in [
+            "host", ":", ":99999", "a b:80", "-x:80", "x:", "[::1]", "::1:80x",
+        ] {
+            assert!(parse_listen_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use super::group::Grouper;
 use super::gzip::{Checksum, Compressor, Piece};
 use super::render::AccountsPart;
-use super::text::{write_descriptor, write_sample, MetricType, Value};
+use super::text::{write_descriptor_in, write_sample, Format, MetricType, Value};
 use crate::api::{AccountCalls, ApiMetrics, Operation};
 
 /// The two families: name (as in `# HELP`) and help.
@@ -71,7 +71,8 @@ struct State {
     /// The watched accounts in order, then the accounts not watched.
     blocks: Vec<Block>,
     /// Per encoding (plain, gzip), once asked for.
-    assembled: [Option<AccountsPart>; 2],
+    /// By format, then encoding (plain, gzip).
+    assembled: [[Option<AccountsPart>; 2]; 2],
     compressor: Compressor,
 }
 
@@ -79,8 +80,10 @@ struct State {
 #[derive(Debug)]
 pub struct CallsRenderer {
     api: Arc<ApiMetrics>,
-    headers: [Bytes; 2],
-    header_pieces: [Piece; 2],
+    /// Each family's descriptor by format (the two name a counter
+    /// differently), plain and compressed.
+    headers: [[Bytes; 2]; 2],
+    header_pieces: [[Piece; 2]; 2],
     state: Mutex<State>,
 }
 
@@ -128,13 +131,17 @@ fn render_into(calls: &AccountCalls, requests: &mut String, errors: &mut String)
 
 impl CallsRenderer {
     pub fn new(api: Arc<ApiMetrics>) -> CallsRenderer {
-        let headers = FAMILIES.map(|(name, help)| {
-            let mut text = String::new();
-            write_descriptor(&mut text, name, help, MetricType::Counter);
-            Bytes::from(text)
+        let headers = [Format::OpenMetrics, Format::Text].map(|format| {
+            FAMILIES.map(|(name, help)| {
+                let mut text = String::new();
+                write_descriptor_in(&mut text, name, help, MetricType::Counter, format);
+                Bytes::from(text)
+            })
         });
         let mut compressor = Compressor::new();
-        let header_pieces = [compressor.piece(&headers[0]), compressor.piece(&headers[1])];
+        let header_pieces = headers
+            .clone()
+            .map(|pair| pair.map(|text| compressor.piece(&text)));
         CallsRenderer {
             api,
             headers,
@@ -147,7 +154,7 @@ impl CallsRenderer {
     }
 
     /// Both families, plain or as gzip pieces.
-    pub fn get(&self, gzipped: bool) -> AccountsPart {
+    pub fn get(&self, gzipped: bool, format: Format) -> AccountsPart {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = &mut *guard;
         // Read before the table and the versions: a count made while they
@@ -156,10 +163,10 @@ impl CallsRenderer {
         if state.changes != Some(changes) {
             self.update(state);
             state.changes = Some(changes);
-            state.assembled = [None, None];
+            state.assembled = Default::default();
         }
         let encoding = usize::from(gzipped);
-        if let Some(part) = &state.assembled[encoding] {
+        if let Some(part) = &state.assembled[format as usize][encoding] {
             return part.clone();
         }
         for block in &mut state.blocks {
@@ -175,8 +182,8 @@ impl CallsRenderer {
                 block.plain = Some(render(&block.calls).map(Bytes::from));
             }
         }
-        let part = self.assemble(state, gzipped);
-        state.assembled[encoding] = Some(part.clone());
+        let part = self.assemble(state, gzipped, format);
+        state.assembled[format as usize][encoding] = Some(part.clone());
         part
     }
 
@@ -228,15 +235,19 @@ impl CallsRenderer {
             .collect();
     }
 
-    fn assemble(&self, state: &State, gzipped: bool) -> AccountsPart {
+    fn assemble(&self, state: &State, gzipped: bool, format: Format) -> AccountsPart {
+        let (headers, header_pieces) = (
+            &self.headers[format as usize],
+            &self.header_pieces[format as usize],
+        );
         let mut chunks = Vec::with_capacity(2 * (state.blocks.len() + 1));
         let mut checksum = Checksum::default();
         for family in 0..FAMILIES.len() {
             if gzipped {
-                checksum.push(&self.header_pieces[family]);
-                chunks.push(self.header_pieces[family].data.clone());
+                checksum.push(&header_pieces[family]);
+                chunks.push(header_pieces[family].data.clone());
             } else {
-                chunks.push(self.headers[family].clone());
+                chunks.push(headers[family].clone());
             }
             for block in &state.blocks {
                 if gzipped {
@@ -267,7 +278,7 @@ mod tests {
     use std::io::Read as _;
 
     fn plain(renderer: &CallsRenderer) -> String {
-        let part = renderer.get(false);
+        let part = renderer.get(false, Format::OpenMetrics);
         part.chunks
             .iter()
             .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -275,7 +286,7 @@ mod tests {
     }
 
     fn gunzip(renderer: &CallsRenderer) -> String {
-        let part = renderer.get(true);
+        let part = renderer.get(true, Format::OpenMetrics);
         let mut member = super::super::gzip::HEADER.to_vec();
         for chunk in part.chunks.iter() {
             member.extend_from_slice(chunk);
@@ -297,7 +308,7 @@ mod tests {
             api.request(Operation::ListBots, id);
         }
         let renderer = CallsRenderer::new(Arc::clone(&api));
-        let before = renderer.get(true);
+        let before = renderer.get(true, Format::OpenMetrics);
         // Groups, not one chunk per account.
         assert!(
             before.chunks.len() < 2000 / 8,
@@ -305,7 +316,7 @@ mod tests {
             before.chunks.len()
         );
         api.request(Operation::ListBots, "acct-1234");
-        let after = renderer.get(true);
+        let after = renderer.get(true, Format::OpenMetrics);
         let new = after
             .chunks
             .iter()
@@ -326,7 +337,7 @@ mod tests {
         api.error(Operation::ListBots, "b", ErrorKind::Throttled);
         api.request(Operation::GetBot, "stranger");
         let renderer = CallsRenderer::new(Arc::clone(&api));
-        let first = renderer.get(false);
+        let first = renderer.get(false, Format::OpenMetrics);
         let text = plain(&renderer);
         assert_eq!(
             text,
@@ -342,11 +353,14 @@ mod tests {
         assert_eq!(gunzip(&renderer), text);
 
         // Nothing moved: the same list.
-        assert!(Arc::ptr_eq(&first.chunks, &renderer.get(false).chunks));
+        assert!(Arc::ptr_eq(
+            &first.chunks,
+            &renderer.get(false, Format::OpenMetrics).chunks
+        ));
 
         // One call of b: its group's lines are new, the rest are shared.
         api.request(Operation::ListBots, "b");
-        let second = renderer.get(false);
+        let second = renderer.get(false, Format::OpenMetrics);
         let new = second
             .chunks
             .iter()

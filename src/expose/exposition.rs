@@ -11,8 +11,9 @@ use bytes::Bytes;
 use super::gzip::{self, CompressorPool};
 use super::render::AccountsRenderer;
 use super::telemetry::Telemetry;
-use super::text::write_eof;
+use super::text::{openmetrics_to_text, write_eof, Format};
 use crate::collect::BotCache;
+use crate::config::Collectors;
 
 /// The body of one scrape, as lists of chunks to send in order.
 pub type Chunks = Vec<Arc<[Bytes]>>;
@@ -24,34 +25,57 @@ pub struct Exposition {
     telemetry: Telemetry,
     renderer: AccountsRenderer,
     compressors: CompressorPool,
+    collectors: Collectors,
 }
 
 impl Exposition {
     /// `with_aws`: per-account series carry `aws_account_id` (targets from a
     /// config file).
-    pub fn new(cache: Arc<BotCache>, telemetry: Telemetry, with_aws: bool) -> Exposition {
+    /// `collectors`: the account data left out.
+    pub fn new(
+        cache: Arc<BotCache>,
+        telemetry: Telemetry,
+        with_aws: bool,
+        collectors: Collectors,
+    ) -> Exposition {
         Exposition {
             cache,
             telemetry,
-            renderer: AccountsRenderer::new(with_aws),
+            renderer: AccountsRenderer::with_collectors(with_aws, collectors),
             compressors: CompressorPool::default(),
+            collectors,
         }
+    }
+
+    /// The account data left out (the probe follows it too).
+    pub fn collectors(&self) -> Collectors {
+        self.collectors
     }
 
     /// The exposition for one scrape. Accounts without data are waited for
     /// up to `budget`; the others are served from their last snapshot.
-    pub async fn scrape(&self, budget: Duration, gzipped: bool) -> Chunks {
+    pub async fn scrape(&self, budget: Duration, gzipped: bool, format: Format) -> Chunks {
         self.cache.prepare_scrape(budget).await;
         let cache = &self.cache;
         let accounts = self
             .renderer
             .get(cache.generation(), gzipped, |out| cache.states_into(out));
-        let calls = self.telemetry.calls(gzipped);
+        let calls = self.telemetry.calls(gzipped, format);
         let mut telemetry = String::with_capacity(4096);
         if self.telemetry.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
         }
-        write_eof(&mut telemetry);
+        let telemetry = match format {
+            Format::OpenMetrics => {
+                write_eof(&mut telemetry);
+                telemetry
+            }
+            Format::Text => {
+                let mut text = String::with_capacity(telemetry.len());
+                openmetrics_to_text(&telemetry, &mut text);
+                text
+            }
+        };
         if !gzipped {
             return vec![
                 accounts.chunks,

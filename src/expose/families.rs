@@ -13,6 +13,7 @@
 
 use crate::api::{AccountInfo, Bot};
 use crate::collect::AccountView;
+use crate::config::Collectors;
 
 use super::text::{write_gauge_descriptor, write_sample, Value};
 
@@ -59,16 +60,29 @@ impl std::fmt::Debug for Family {
 }
 
 impl Family {
+    /// Whether the family is exported at all: `--no-collector.bots` leaves
+    /// out the per-bot families.
+    pub fn shown(&self, collectors: Collectors) -> bool {
+        collectors.bots || !matches!(self.encode, Encode::Bot(_))
+    }
+
     /// `# HELP` and `# TYPE`.
     pub fn descriptor(&self, out: &mut String) {
         write_gauge_descriptor(out, self.name, self.help);
     }
 
     /// This family's samples for one account.
-    pub fn write_account(&self, view: &AccountView, labels: &AccountLabels<'_>, out: &mut String) {
+    pub fn write_account(
+        &self,
+        view: &AccountView,
+        labels: &AccountLabels<'_>,
+        collectors: Collectors,
+        out: &mut String,
+    ) {
         let mut samples = Samples {
             out,
             name: self.name,
+            collectors,
         };
         match self.encode {
             Encode::Account(encode) => encode(view, labels, &mut samples),
@@ -84,7 +98,13 @@ impl Family {
 
     /// This family's samples for one bot (the probe), if it is a per-bot
     /// family.
-    pub fn write_bot(&self, bot: Bot<'_>, labels: &AccountLabels<'_>, out: &mut String) {
+    pub fn write_bot(
+        &self,
+        bot: Bot<'_>,
+        labels: &AccountLabels<'_>,
+        collectors: Collectors,
+        out: &mut String,
+    ) {
         if let Encode::Bot(encode) = self.encode {
             encode(
                 bot,
@@ -92,6 +112,7 @@ impl Family {
                 &mut Samples {
                     out,
                     name: self.name,
+                    collectors,
                 },
             );
         }
@@ -102,6 +123,7 @@ impl Family {
 pub struct Samples<'a> {
     out: &'a mut String,
     name: &'static str,
+    collectors: Collectors,
 }
 
 impl Samples<'_> {
@@ -173,13 +195,22 @@ fn bots_disabled(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples
 
 fn bot_info(bot: Bot<'_>, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
     if let Some(id) = bot.bot_id {
-        let extra = [
-            ("bot_id", id),
-            ("user_id", bot.user_id),
-            ("display_name", bot.display_name),
-            ("bot_type", bot.bot_type),
-        ];
-        s.push(labels, &extra, Value::Int(1));
+        if s.collectors.display_names {
+            let extra = [
+                ("bot_id", id),
+                ("user_id", bot.user_id),
+                ("display_name", bot.display_name),
+                ("bot_type", bot.bot_type),
+            ];
+            s.push(labels, &extra, Value::Int(1));
+        } else {
+            let extra = [
+                ("bot_id", id),
+                ("user_id", bot.user_id),
+                ("bot_type", bot.bot_type),
+            ];
+            s.push(labels, &extra, Value::Int(1));
+        }
     }
 }
 
@@ -277,10 +308,21 @@ pub fn bot_families() -> impl Iterator<Item = &'static Family> {
 /// Every family for the given accounts, at once: each family's descriptor,
 /// then every account's samples (without `# EOF`).
 pub fn encode_accounts(accounts: &[AccountView], with_aws: bool, out: &mut String) {
-    for family in &FAMILIES {
+    encode_accounts_with(accounts, with_aws, Collectors::default(), out);
+}
+
+/// [`encode_accounts`] with some account data left out (see
+/// [`Collectors`]).
+pub fn encode_accounts_with(
+    accounts: &[AccountView],
+    with_aws: bool,
+    collectors: Collectors,
+    out: &mut String,
+) {
+    for family in FAMILIES.iter().filter(|f| f.shown(collectors)) {
         family.descriptor(out);
         for view in accounts {
-            family.write_account(view, &account_labels(view, with_aws), out);
+            family.write_account(view, &account_labels(view, with_aws), collectors, out);
         }
     }
 }

@@ -35,4 +35,4 @@ pub use process::ProcessStats;
 pub use render::{AccountsPart, AccountsRenderer};
 pub use status::{AccountReport, StatusReport, StatusSources, TargetReport};
 pub use telemetry::{HttpRequests, Sources, Telemetry};
-pub use text::{write_eof, OPENMETRICS_CONTENT_TYPE};
+pub use text::{write_eof, Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};

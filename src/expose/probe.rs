@@ -5,10 +5,22 @@
 use super::families::bot_families;
 use super::text::{write_eof, write_gauge_descriptor, write_sample, Value};
 use crate::collect::{Answered, ProbeResult};
+use crate::config::Collectors;
 
 /// Encodes a probe's answer (with `# EOF`). `with_aws`: the bot's series
-/// carry `aws_account_id`, as the account's series do.
-pub fn encode_probe(account_id: &str, result: &ProbeResult, with_aws: bool) -> String {
+/// carry `aws_account_id`, as the account's series do. The probe asks for
+/// one bot by name, so `--no-collector.bots` does not apply to it; the
+/// `display_name` switch does.
+pub fn encode_probe(
+    account_id: &str,
+    result: &ProbeResult,
+    with_aws: bool,
+    collectors: Collectors,
+) -> String {
+    let collectors = Collectors {
+        bots: true,
+        ..collectors
+    };
     let mut out = String::new();
     let bot = result.bot();
     write_gauge_descriptor(
@@ -45,7 +57,7 @@ pub fn encode_probe(account_id: &str, result: &ProbeResult, with_aws: bool) -> S
     for family in bot_families() {
         family.descriptor(&mut out);
         if let Some(bot) = bot {
-            family.write_bot(bot.as_bot(), &account, &mut out);
+            family.write_bot(bot.as_bot(), &account, collectors, &mut out);
         }
     }
     write_eof(&mut out);
@@ -56,7 +68,13 @@ pub fn encode_probe(account_id: &str, result: &ProbeResult, with_aws: bool) -> S
 /// of the probe (how it was answered, each API attempt with its status,
 /// error class and duration, the result), then the metrics it would have
 /// returned.
-pub fn debug_probe(account_id: &str, bot_id: &str, result: &ProbeResult, with_aws: bool) -> String {
+pub fn debug_probe(
+    account_id: &str,
+    bot_id: &str,
+    result: &ProbeResult,
+    with_aws: bool,
+    collectors: Collectors,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(out, "Logs for the probe:");
@@ -107,6 +125,6 @@ pub fn debug_probe(account_id: &str, bot_id: &str, result: &ProbeResult, with_aw
     }
     let _ = writeln!(out, "probe took {:.3}s", result.duration.as_secs_f64());
     let _ = writeln!(out, "\nMetrics that would have been returned:");
-    out.push_str(&encode_probe(account_id, result, with_aws));
+    out.push_str(&encode_probe(account_id, result, with_aws, collectors));
     out
 }

@@ -36,6 +36,7 @@ use super::families::{account_labels, FAMILIES};
 use super::group::Grouper;
 use super::gzip::{Checksum, Compressor, Piece};
 use crate::collect::AccountView;
+use crate::config::Collectors;
 
 /// A group closes before an account that would take it past this many bots
 /// (each account counting one more, for its own families). At about 500
@@ -142,6 +143,8 @@ struct State {
 pub struct AccountsRenderer {
     /// Whether per-account series carry `aws_account_id`.
     with_aws: bool,
+    /// What is left out.
+    collectors: Collectors,
     /// Each family's descriptor lines, plain and compressed.
     headers: Vec<Bytes>,
     header_pieces: Vec<Piece>,
@@ -155,6 +158,12 @@ pub struct AccountsRenderer {
 impl AccountsRenderer {
     /// `with_aws`: per-account series carry `aws_account_id`.
     pub fn new(with_aws: bool) -> AccountsRenderer {
+        AccountsRenderer::with_collectors(with_aws, Collectors::default())
+    }
+
+    /// [`AccountsRenderer::new`], with some account data left out (see
+    /// [`Collectors`]).
+    pub fn with_collectors(with_aws: bool, collectors: Collectors) -> AccountsRenderer {
         let headers: Vec<Bytes> = FAMILIES
             .iter()
             .map(|family| {
@@ -167,6 +176,7 @@ impl AccountsRenderer {
         let header_pieces = headers.iter().map(|h| compressor.piece(h)).collect();
         AccountsRenderer {
             with_aws,
+            collectors,
             headers,
             header_pieces,
             bot_families: FAMILIES.map(|f| f.from_bots),
@@ -180,9 +190,12 @@ impl AccountsRenderer {
     /// The samples of `family` for `views`.
     fn render(&self, views: &[AccountView], family: usize) -> String {
         let mut text = String::new();
+        if !FAMILIES[family].shown(self.collectors) {
+            return text;
+        }
         for view in views {
             let labels = account_labels(view, self.with_aws);
-            FAMILIES[family].write_account(view, &labels, &mut text);
+            FAMILIES[family].write_account(view, &labels, self.collectors, &mut text);
         }
         text
     }
@@ -354,7 +367,12 @@ impl AccountsRenderer {
     fn assemble(&self, state: &State, encoding: Encoding) -> AccountsPart {
         let mut chunks = Vec::with_capacity(self.headers.len() * (state.groups.len() + 1));
         let mut checksum = Checksum::default();
-        for family in 0..self.headers.len() {
+        let shown = FAMILIES
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.shown(self.collectors))
+            .map(|(i, _)| i);
+        for family in shown {
             match encoding {
                 Encoding::Plain => chunks.push(self.headers[family].clone()),
                 Encoding::Gzip => {
@@ -635,6 +653,32 @@ mod tests {
         }
         assert_eq!(renderer.bot_families.iter().filter(|&&b| b).count(), 6);
         assert_eq!(renderer.bot_families.len(), FAMILIES.len());
+    }
+
+    #[test]
+    fn bots_and_display_names_can_be_left_out() {
+        let states = views();
+        for collectors in [
+            Collectors {
+                bots: false,
+                display_names: true,
+            },
+            Collectors {
+                bots: true,
+                display_names: false,
+            },
+        ] {
+            let renderer = AccountsRenderer::with_collectors(true, collectors);
+            let text = plain(&renderer.get(1, false, |out| out.clone_from(&states)));
+            let mut expected = String::new();
+            crate::expose::families::encode_accounts_with(&states, true, collectors, &mut expected);
+            assert_eq!(text, expected);
+            assert!(text.contains("chime_bots{"), "the counts stay");
+            assert_eq!(text.contains("chime_bot_info"), collectors.bots);
+            assert_eq!(text.contains("chime_bot_created"), collectors.bots);
+            assert!(!text.contains("display_name"));
+            assert_eq!(text.contains("bot_type="), collectors.bots);
+        }
     }
 
     #[test]

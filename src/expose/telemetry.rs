@@ -21,6 +21,7 @@ use prometheus_client::metrics::counter::Counter;
 use super::calls::CallsRenderer;
 use super::process::ProcessCollector;
 use super::render::AccountsPart;
+use super::text::Format;
 use crate::api::ApiMetrics;
 use crate::collect::{BotCache, CacheStats, Discovery};
 use crate::config::{ReloadStatus, Shard};
@@ -258,8 +259,8 @@ impl Telemetry {
     /// `chime_api_requests_total` and `chime_api_errors_total`, which grow
     /// with the accounts and are therefore rendered apart (see
     /// [`super::calls`]).
-    pub fn calls(&self, gzipped: bool) -> AccountsPart {
-        self.calls.get(gzipped)
+    pub fn calls(&self, gzipped: bool, format: Format) -> AccountsPart {
+        self.calls.get(gzipped, format)
     }
 
     /// The counter of the exporter's own HTTP answers.
@@ -280,7 +281,7 @@ mod tests {
 
     fn text(telemetry: &Telemetry) -> String {
         let mut out = String::new();
-        for chunk in telemetry.calls(false).chunks.iter() {
+        for chunk in telemetry.calls(false, Format::OpenMetrics).chunks.iter() {
             out.push_str(std::str::from_utf8(chunk).unwrap());
         }
         telemetry.encode(&mut out).unwrap();

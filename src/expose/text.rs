@@ -9,6 +9,34 @@ use std::fmt::Write as _;
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The content type of the Prometheus text format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The two formats a scrape can ask for (see `http::negotiate`).
+///
+/// The exporter's own families are gauges and counters only, so the two
+/// differ in little: OpenMetrics names a counter family without `_total`
+/// in `# HELP`/`# TYPE` and ends with `# EOF`; the text format names it as
+/// its samples and has no end marker. The account families (all gauges)
+/// are therefore the same bytes in both, and only the descriptors of the
+/// counters and the small telemetry part are written twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    OpenMetrics = 0,
+    /// The Prometheus text format 0.0.4.
+    Text = 1,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            Format::Text => TEXT_CONTENT_TYPE,
+        }
+    }
+}
+
 /// A sample's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
@@ -54,10 +82,28 @@ pub fn write_gauge_descriptor(out: &mut String, name: &str, help: &str) {
     write_descriptor(out, name, help, MetricType::Gauge);
 }
 
-/// `# HELP` and `# TYPE` of a family.
+/// `# HELP` and `# TYPE` of a family, in OpenMetrics.
 pub fn write_descriptor(out: &mut String, name: &str, help: &str, kind: MetricType) {
+    write_descriptor_in(out, name, help, kind, Format::OpenMetrics);
+}
+
+/// `# HELP` and `# TYPE` of a family in `format`: `name` is the family's
+/// OpenMetrics name (a counter's without `_total`).
+pub fn write_descriptor_in(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    format: Format,
+) {
+    let total = if kind == MetricType::Counter && format == Format::Text {
+        "_total"
+    } else {
+        ""
+    };
     out.push_str("# HELP ");
     out.push_str(name);
+    out.push_str(total);
     out.push(' ');
     for c in help.chars() {
         match c {
@@ -68,6 +114,7 @@ pub fn write_descriptor(out: &mut String, name: &str, help: &str, kind: MetricTy
     }
     out.push_str("\n# TYPE ");
     out.push_str(name);
+    out.push_str(total);
     out.push_str(match kind {
         MetricType::Gauge => " gauge\n",
         MetricType::Counter => " counter\n",
@@ -130,9 +177,92 @@ pub fn write_eof(out: &mut String) {
     let _ = out.write_str("# EOF\n");
 }
 
+/// Rewrites OpenMetrics text (as prometheus-client encodes the telemetry)
+/// into the Prometheus text format: counter families named with `_total`,
+/// `info` families as gauges named with `_info`, no `# UNIT`, no `_created`
+/// samples, no `# EOF`.
+pub fn openmetrics_to_text(om: &str, out: &mut String) {
+    use std::collections::HashMap;
+    let types: HashMap<&str, &str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let descriptor = line
+            .strip_prefix("# HELP ")
+            .map(|rest| ("# HELP ", rest))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|rest| ("# TYPE ", rest)));
+        if let Some((kind, rest)) = descriptor {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (suffix, tail) = match (types.get(name).copied(), kind) {
+                (Some("counter"), _) => ("_total", tail),
+                (Some("info"), "# TYPE ") => ("_info", "gauge"),
+                (Some("info"), _) => ("_info", tail),
+                (Some("stateset"), "# TYPE ") => ("", "gauge"),
+                (Some("unknown"), "# TYPE ") => ("", "untyped"),
+                _ => ("", tail),
+            };
+            out.push_str(kind);
+            out.push_str(name);
+            out.push_str(suffix);
+            out.push(' ');
+            out.push_str(tail);
+            out.push('\n');
+            continue;
+        }
+        let sample = line.split(['{', ' ']).next().unwrap_or("");
+        if let Some(family) = sample.strip_suffix("_created") {
+            if matches!(
+                types.get(family).copied(),
+                Some("counter" | "histogram" | "summary")
+            ) {
+                continue;
+            }
+        }
+        // An exemplar (` # {...} v`) exists only in OpenMetrics.
+        let line = match line.find(" # {") {
+            Some(at) if !line.starts_with('#') => &line[..at],
+            _ => line,
+        };
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openmetrics_becomes_the_text_format() {
+        let om = "# HELP c A counter.\n# TYPE c counter\nc_total{a=\"x\"} 3\nc_created{a=\"x\"} 1.7e9\n\
+                  # HELP b Build.\n# TYPE b info\nb_info{v=\"1\"} 1\n\
+                  # HELP g A gauge.\n# TYPE g gauge\n# UNIT g seconds\ng 1.5\n\
+                  # HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2 # {t=\"1\"} 0.5\nh_sum 1.0\nh_count 2\n# EOF\n";
+        let mut text = String::new();
+        openmetrics_to_text(om, &mut text);
+        assert_eq!(
+            text,
+            "# HELP c_total A counter.\n# TYPE c_total counter\nc_total{a=\"x\"} 3\n\
+             # HELP b_info Build.\n# TYPE b_info gauge\nb_info{v=\"1\"} 1\n\
+             # HELP g A gauge.\n# TYPE g gauge\ng 1.5\n\
+             # HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1.0\nh_count 2\n"
+        );
+    }
+
+    #[test]
+    fn counter_descriptors_in_both_formats() {
+        let mut om = String::new();
+        write_descriptor_in(&mut om, "c", "C.", MetricType::Counter, Format::OpenMetrics);
+        let mut text = String::new();
+        write_descriptor_in(&mut text, "c", "C.", MetricType::Counter, Format::Text);
+        assert_eq!(om, "# HELP c C.\n# TYPE c counter\n");
+        assert_eq!(text, "# HELP c_total C.\n# TYPE c_total counter\n");
+    }
 
     #[test]
     fn samples_and_escaping() {

@@ -16,6 +16,7 @@ mod auth;
 mod body;
 mod deadline;
 mod landing;
+mod listen;
 mod request;
 mod routes;
 mod server;
@@ -24,6 +25,9 @@ mod status;
 pub use auth::{parse_basic, Authenticator, Verdict, VERIFY_QUEUE, VERIFY_THREADS};
 pub use body::Body;
 pub use deadline::WRITE_MARGIN;
-pub use request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
+pub use listen::{ListenError, Listeners};
+pub use request::{
+    accepts_gzip, negotiate_format, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER,
+};
 pub use routes::{route_of, valid_probe_id, Route, State, MAX_PROBE_ID_LEN};
 pub use server::{serve, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+use crate::expose::Format;
+
 use crate::api::percent_decode;
 
 /// The header Prometheus sends with its scrape timeout.
@@ -62,9 +64,88 @@ pub fn accepts_gzip(header: Option<&HeaderValue>) -> bool {
     })
 }
 
+/// The exposition format an `Accept` header asks for, as client_golang
+/// decides it: the media types in order of preference (`q`, then the order
+/// written), the first that is OpenMetrics (version 1.0.0, 0.0.1 or none)
+/// or the Prometheus text format (`text/plain`, version 0.0.4, 1.0.0 or
+/// none) wins; anything else, and no header, gets the text format, which
+/// every scraper reads.
+pub fn negotiate_format(header: Option<&HeaderValue>) -> Format {
+    let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+        return Format::Text;
+    };
+    let mut offers: Vec<(f32, usize, Option<Format>)> = Vec::new();
+    for (index, item) in value.split(',').enumerate() {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        let mut version = None;
+        for param in parts {
+            let Some((key, val)) = param.split_once('=') else {
+                continue;
+            };
+            let val = val.trim().trim_matches('"');
+            match key.trim().to_ascii_lowercase().as_str() {
+                "q" => q = val.parse().unwrap_or(0.0),
+                "version" => version = Some(val.to_owned()),
+                _ => {}
+            }
+        }
+        let format = match (media.as_str(), version.as_deref()) {
+            ("application/openmetrics-text", None | Some("1.0.0" | "0.0.1")) => {
+                Some(Format::OpenMetrics)
+            }
+            ("text/plain", None | Some("0.0.4" | "1.0.0")) => Some(Format::Text),
+            _ => None,
+        };
+        if q > 0.0 {
+            offers.push((q, index, format));
+        }
+    }
+    offers.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    offers
+        .into_iter()
+        .find_map(|(_, _, format)| format)
+        .unwrap_or(Format::Text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_negotiation() {
+        let h = |s: &'static str| HeaderValue::from_static(s);
+        // What Prometheus 3 sends by default.
+        let prometheus = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(negotiate_format(Some(&h(prometheus))), Format::OpenMetrics);
+        // Prometheus with scrape_protocols: [PrometheusText0.0.4].
+        assert_eq!(
+            negotiate_format(Some(&h("text/plain;version=0.0.4;q=0.9,*/*;q=0.1"))),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate_format(Some(&h(
+                "text/plain;q=0.9,application/openmetrics-text;q=0.2"
+            ))),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate_format(Some(&h("application/openmetrics-text"))),
+            Format::OpenMetrics
+        );
+        // A version this exporter does not write, or a refused type.
+        assert_eq!(
+            negotiate_format(Some(&h("application/openmetrics-text; version=2.0.0"))),
+            Format::Text
+        );
+        assert_eq!(
+            negotiate_format(Some(&h("application/openmetrics-text;q=0"))),
+            Format::Text
+        );
+        assert_eq!(negotiate_format(Some(&h("*/*"))), Format::Text);
+        assert_eq!(negotiate_format(None), Format::Text);
+    }
 
     #[test]
     fn gzip_negotiation() {

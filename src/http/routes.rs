@@ -25,13 +25,13 @@ use super::auth::{Authenticator, Verdict};
 use super::body::Body;
 use super::deadline::WRITE_MARGIN;
 use super::landing::landing_page;
-use super::request::{accepts_gzip, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER};
+use super::request::{
+    accepts_gzip, negotiate_format, query_params, scrape_budget, SCRAPE_TIMEOUT_HEADER,
+};
 use super::status::{status_page, CSP};
 use crate::collect::{BotCache, ProbeRefused, Prober, Reloaded, Reloader};
 use crate::config::{WebConfig, WebSettings};
-use crate::expose::{
-    debug_probe, encode_probe, Exposition, HttpRequests, StatusSources, OPENMETRICS_CONTENT_TYPE,
-};
+use crate::expose::{debug_probe, encode_probe, Exposition, Format, HttpRequests, StatusSources};
 
 /// The longest `account_id` or `bot_id` a probe accepts. Chime IDs are
 /// 36-character UUIDs.
@@ -336,18 +336,19 @@ async fn metrics(state: &State, req: &Request<Incoming>) -> Response<Body> {
     };
     let gzipped = accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
     let budget = state.budget(req);
-    let chunks = state.exposition.scrape(budget, gzipped).await;
+    let format = negotiate_format(req.headers().get(http::header::ACCEPT));
+    let chunks = state.exposition.scrape(budget, gzipped, format).await;
     let deadline = std::time::Instant::now() + budget + WRITE_MARGIN;
     let mut resp = Response::new(Body::from_lists(chunks).with_deadline(deadline));
     let headers = resp.headers_mut();
     headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         http::header::VARY,
-        HeaderValue::from_static("Accept-Encoding"),
+        HeaderValue::from_static("Accept, Accept-Encoding"),
     );
     if gzipped {
         headers.insert(
@@ -438,15 +439,34 @@ async fn probe(state: &State, req: &Request<Incoming>) -> Response<Body> {
     if param("debug") == Some("true") {
         return text(
             StatusCode::OK,
-            &debug_probe(account_id, bot_id, &result, state.with_aws),
+            &debug_probe(
+                account_id,
+                bot_id,
+                &result,
+                state.with_aws,
+                state.exposition.collectors(),
+            ),
         );
     }
-    let body = encode_probe(account_id, &result, state.with_aws);
-    let mut resp = Response::new(Body::from(body));
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(OPENMETRICS_CONTENT_TYPE),
+    // The probe's families are gauges: the two formats differ only in
+    // the end marker.
+    let format = negotiate_format(req.headers().get(http::header::ACCEPT));
+    let mut body = encode_probe(
+        account_id,
+        &result,
+        state.with_aws,
+        state.exposition.collectors(),
     );
+    if format == Format::Text {
+        body.truncate(body.strip_suffix("# EOF\n").map_or(body.len(), str::len));
+    }
+    let mut resp = Response::new(Body::from(body));
+    let headers = resp.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(http::header::VARY, HeaderValue::from_static("Accept"));
     resp
 }
 

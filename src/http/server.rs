@@ -11,9 +11,9 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
 
 use super::deadline::{WriteDeadline, WRITE_MARGIN};
+use super::listen::Listeners;
 use super::routes::{handle, State};
 
 /// How long a client may take to send its request headers (slowloris).
@@ -87,7 +87,7 @@ async fn tls_handshake(
 /// Accepts connections until `shutdown` resolves, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`].
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listeners,
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {

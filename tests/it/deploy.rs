@@ -62,6 +62,56 @@ fn dockerfile_passes_hadolint() {
     );
 }
 
+/// The systemd units: hardened, socket-activated, and valid to systemd's
+/// own checker (every key known, the binary found).
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn systemd_units_are_hardened_and_verify() {
+    let analyze = crate::helpers::tool("systemd-analyze");
+    let service = read("deploy/systemd/chime_exporter.service");
+    let socket = read("deploy/systemd/chime_exporter.socket");
+    for directive in [
+        "DynamicUser=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "CapabilityBoundingSet=\n",
+        "--web.systemd-socket",
+    ] {
+        assert!(service.contains(directive), "service lacks {directive}");
+    }
+    assert!(socket.contains("ListenStream=9891") && socket.contains("BindIPv6Only=both"));
+    let dir = crate::helpers::TempDir::new("systemd");
+    std::fs::write(
+        dir.0.join("chime_exporter.service"),
+        service.replace(
+            "/usr/local/bin/chime_exporter",
+            env!("CARGO_BIN_EXE_chime_exporter"),
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.0.join("chime_exporter.socket"), socket).unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(dir.0.join("chime_exporter.socket"))
+        .arg(dir.0.join("chime_exporter.service"))
+        .output()
+        .unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // Unknown keys are only warnings to systemd: any word fails the test.
+    let about_ours: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("chime_exporter"))
+        .collect();
+    assert!(
+        out.status.success() && about_ours.is_empty(),
+        "systemd-analyze verify:\n{report}"
+    );
+}
+
 #[test]
 #[ignore = "needs kubernetes-validate"]
 fn kubernetes_manifests_validate_against_the_schemas() {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{http, wait_for, Exporter, Metrics};
+use crate::helpers::{http, wait_for, Exporter, Metrics, OPENMETRICS_ACCEPT};
 use chime_exporter::fake::{FakeAccount, FakeChime, Fault, FaultRule};
 
 fn account(rng: &mut fastrand::Rng, id: &str, bots: usize, disabled_every: usize) -> FakeAccount {
@@ -461,7 +461,7 @@ async fn http_routes_methods_and_content_type() {
         &["--chime.account-id", "h", "--web.telemetry-path", "/custom"],
     );
     let addr = exporter.addr;
-    let metrics = http(addr, "GET", "/custom", &[]).await;
+    let metrics = http(addr, "GET", "/custom", &[("Accept", OPENMETRICS_ACCEPT)]).await;
     assert_eq!(metrics.status, 200);
     assert_eq!(
         metrics.header("content-type"),

@@ -104,6 +104,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The `Accept` header Prometheus 3 sends by default.
+pub const OPENMETRICS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+
 /// The secret access key every test process gets; it must never be printed.
 pub const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYTESTSECRETKEY";
 
@@ -141,11 +144,50 @@ impl Exporter {
         let turn = Turn::take();
         let home = TempDir::new("home");
         let mut cmd = exporter_command(&home);
-        cmd.args(["--web.listen-address", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(["--web.listen-address", "127.0.0.1:0"]).args(args);
         setup(&mut cmd);
+        Self::spawn(cmd, home, turn)
+    }
+
+    /// Starts the exporter as systemd would with socket activation: the
+    /// listening socket `fd` becomes the process's fd 3, and `LISTEN_FDS`
+    /// and `LISTEN_PID` (the pid the binary gets: a shell `exec`s it) say
+    /// so.
+    pub fn start_socket_activated(fd: std::os::fd::RawFd, args: &[&str]) -> Exporter {
+        use std::os::unix::process::CommandExt;
+        let turn = Turn::take();
+        let home = TempDir::new("home");
+        let template = exporter_command(&home);
+        let mut cmd = Command::new("sh");
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.arg("-c")
+            .arg(r#"LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@""#)
+            .arg(template.get_program())
+            .args(args);
+        // SAFETY: dup2 and fcntl are async-signal-safe; the closure runs in
+        // the child between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let flags = libc::fcntl(3, libc::F_GETFD);
+                libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                Ok(())
+            });
+        }
+        Self::spawn(cmd, home, turn)
+    }
+
+    /// Spawns `cmd` and waits until the exporter says where it listens (the
+    /// first address it logs).
+    fn spawn(mut cmd: Command, home: TempDir, turn: Turn) -> Exporter {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn chime_exporter");
         let stderr = child.stderr.take().expect("stderr");
         let stdout = child.stdout.take().expect("stdout");
@@ -160,15 +202,17 @@ impl Exporter {
         let sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("msg=listening") {
-                    if let Some(addr) = line
-                        .split_whitespace()
-                        .find_map(|f| f.strip_prefix("address="))
-                    {
-                        let _ = tx.send(addr.to_owned());
-                    }
-                }
+                // Either log format: the record, not the line's form.
+                let address = parse_log_line(&line).ok().and_then(|record| {
+                    (log_field(&record, "msg") == Some("listening"))
+                        .then(|| log_field(&record, "address").map(str::to_owned))
+                        .flatten()
+                });
+                // Kept before it is announced, so that `listening` has it.
                 sink.lock().unwrap().push(line);
+                if let Some(addr) = address {
+                    let _ = tx.send(addr);
+                }
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
@@ -190,6 +234,18 @@ impl Exporter {
         }
     }
 
+    /// Every address the exporter said it listens on.
+    pub fn listening(&self) -> Vec<SocketAddr> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| parse_log_line(l).ok())
+            .filter(|r| log_field(r, "msg") == Some("listening"))
+            .filter_map(|r| log_field(&r, "address")?.parse().ok())
+            .collect()
+    }
+
     /// Everything the process wrote, standard output and error.
     pub fn output(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
@@ -203,8 +259,15 @@ impl Exporter {
         http(self.addr, "GET", path, &[]).await
     }
 
+    /// A scrape as Prometheus makes it (asking for OpenMetrics first).
     pub async fn metrics(&self) -> Metrics {
-        let resp = self.get("/metrics").await;
+        let resp = http(
+            self.addr,
+            "GET",
+            "/metrics",
+            &[("Accept", OPENMETRICS_ACCEPT)],
+        )
+        .await;
         assert_eq!(resp.status, 200, "{}", resp.body);
         Metrics::parse(&resp.body)
     }
@@ -630,4 +693,125 @@ pub fn basic_auth(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
+}
+
+/// One log line's keys and values, in order, from either format (logfmt or
+/// JSON). Strict: an error for anything that is not a whole line of one of
+/// them, and for a key that appears twice.
+pub fn parse_log_line(line: &str) -> Result<Vec<(String, String)>, String> {
+    let pairs = if line.starts_with('{') {
+        parse_json_object(line)?
+    } else {
+        parse_logfmt(line)?
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in &pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(format!("key {k:?} twice in: {line}"));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The value of `key` in a parsed log line.
+pub fn log_field<'a>(record: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    record
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A JSON object's members in order, duplicates kept (serde_json's own maps
+/// would silently keep the last).
+fn parse_json_object(line: &str) -> Result<Vec<(String, String)>, String> {
+    struct Members(Vec<(String, String)>);
+    impl<'de> serde::Deserialize<'de> for Members {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Members;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Members, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                        if v.is_object() || v.is_array() {
+                            return Err(serde::de::Error::custom(format!(
+                                "{k}: nested values have no place in a log line"
+                            )));
+                        }
+                        let text = match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        out.push((k, text));
+                    }
+                    Ok(Members(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Members>(line)
+        .map(|m| m.0)
+        .map_err(|e| format!("{e}: {line}"))
+}
+
+/// logfmt: `key=value` or `key="quoted \"value\""`, separated by spaces.
+fn parse_logfmt(line: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    loop {
+        rest = rest.trim_start_matches(' ');
+        if rest.is_empty() {
+            break;
+        }
+        let eq = rest.find('=').ok_or_else(|| format!("no '=' in: {line}"))?;
+        let key = &rest[..eq];
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(format!("bad key {key:?} in: {line}"));
+        }
+        rest = &rest[eq + 1..];
+        let value = if let Some(quoted) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) => break i,
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, 'r')) => value.push('\r'),
+                        Some((_, 't')) => value.push('\t'),
+                        Some((_, c)) => value.push(c),
+                        None => return Err(format!("unfinished escape in: {line}")),
+                    },
+                    Some((_, c)) => value.push(c),
+                    None => return Err(format!("unterminated quote in: {line}")),
+                }
+            };
+            rest = &quoted[end + 1..];
+            if !(rest.is_empty() || rest.starts_with(' ')) {
+                return Err(format!("text after a quoted value in: {line}"));
+            }
+            value
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            let value = &rest[..end];
+            if value.contains(['"', '=']) {
+                return Err(format!("unquoted value {value:?} in: {line}"));
+            }
+            rest = &rest[end..];
+            value.to_owned()
+        };
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
 }

@@ -22,6 +22,7 @@ mod prometheus;
 mod properties;
 mod scale;
 mod security;
+mod setups;
 mod soak;
 mod surface;
 mod web;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::time::Duration;
 
-use crate::helpers::{http, Exporter, Metrics};
+use crate::helpers::{http, Exporter, Metrics, OPENMETRICS_ACCEPT};
 use chime_exporter::fake::{FakeAccount, FakeChime, Fault, FaultRule};
 
 fn account_ids(m: &Metrics) -> BTreeSet<String> {
@@ -44,13 +44,19 @@ async fn gzip_is_served_to_clients_that_ask_and_decodes_to_the_same_metrics() {
             m.get("chime_bots", &[("account_id", "g")]) == Some(300.0)
         })
         .await;
-    let plain = http(exporter.addr, "GET", "/metrics", &[]).await;
+    let plain = http(
+        exporter.addr,
+        "GET",
+        "/metrics",
+        &[("Accept", OPENMETRICS_ACCEPT)],
+    )
+    .await;
     assert_eq!(plain.header("content-encoding"), None);
     let zipped = http(
         exporter.addr,
         "GET",
         "/metrics",
-        &[("Accept-Encoding", "gzip")],
+        &[("Accept-Encoding", "gzip"), ("Accept", OPENMETRICS_ACCEPT)],
     )
     .await;
     assert_eq!(zipped.status, 200);

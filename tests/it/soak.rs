@@ -41,7 +41,13 @@ async fn scrape_for(exporter: &Exporter, duration: Duration) -> (u64, u64) {
         scrapers.spawn(async move {
             let (mut ok, mut failed) = (0u64, 0u64);
             while started.elapsed() < duration {
-                let r = crate::helpers::http(addr, "GET", "/metrics", &[]).await;
+                let r = crate::helpers::http(
+                    addr,
+                    "GET",
+                    "/metrics",
+                    &[("Accept", crate::helpers::OPENMETRICS_ACCEPT)],
+                )
+                .await;
                 if r.status == 200 && r.body.ends_with("# EOF\n") {
                     ok += 1;
                 } else {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{http, wait_for, Exporter, FakeSts, Metrics, TempDir};
+use crate::helpers::{http, wait_for, Exporter, FakeSts, Metrics, TempDir, OPENMETRICS_ACCEPT};
 use chime_exporter::fake::{FakeAccount, FakeChime, Fault, FaultRule};
 
 fn up(m: &Metrics, account: &str) -> Option<f64> {
@@ -30,7 +30,7 @@ async fn probe_success_unknown_bot_missing_params_and_timeout() {
     let ok = probe(
         &exporter,
         &format!("account_id=pa&bot_id={}", bot.bot_id),
-        &[],
+        &[("Accept", OPENMETRICS_ACCEPT)],
     )
     .await;
     assert_eq!(ok.status, 200);
