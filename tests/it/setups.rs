@@ -97,9 +97,12 @@ fn socket_activation_without_sockets_exits_naming_the_problem() {
         .env_remove("LISTEN_PID")
         .output()
         .unwrap();
-    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--web.systemd-socket"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--web.systemd-socket: no sockets were passed"),
+        "{stderr}"
+    );
 }
 
 /// Every line the exporter writes, in `format`, during a run with API
