@@ -134,7 +134,16 @@ impl Profile {
     }
 }
 
+/// What Prometheus sends: OpenMetrics first.
+const OPENMETRICS: &str =
+    "Accept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.2\r\n";
+
 fn get(addr: SocketAddr, path: &str, gzip: bool) -> Option<Vec<u8>> {
+    get_as(addr, path, gzip, OPENMETRICS)
+}
+
+/// `accept`: the `Accept` header line, or "" for none (the text format).
+fn get_as(addr: SocketAddr, path: &str, gzip: bool, accept: &str) -> Option<Vec<u8>> {
     let mut s = TcpStream::connect(addr).ok()?;
     let enc = if gzip {
         "Accept-Encoding: gzip\r\n"
@@ -143,7 +152,7 @@ fn get(addr: SocketAddr, path: &str, gzip: bool) -> Option<Vec<u8>> {
     };
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{enc}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{enc}{accept}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = Vec::new();
@@ -179,6 +188,9 @@ fn up_accounts(text: &str) -> usize {
 
 /// `n` scrapers scraping for `dur`, each starting at a random point of
 /// `pause` and pausing `pause` after each scrape; returns the scrapes made.
+/// Half the scrapes ask for OpenMetrics (as Prometheus does), half for the
+/// text format (older agents), so that both are kept rendered, as they
+/// are where both kinds of clients scrape.
 fn scrape_for(addr: SocketAddr, n: usize, dur: Duration, gzip: bool, pause: Duration) -> u64 {
     let done = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + dur;
@@ -189,7 +201,8 @@ fn scrape_for(addr: SocketAddr, n: usize, dur: Duration, gzip: bool, pause: Dura
                 // Spread over the pause, as independent scrapers are.
                 std::thread::sleep(pause.mul_f64(fastrand::f64()));
                 while Instant::now() < until {
-                    if get(addr, "/metrics", gzip).is_some() {
+                    let accept = if fastrand::bool() { OPENMETRICS } else { "" };
+                    if get_as(addr, "/metrics", gzip, accept).is_some() {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     std::thread::sleep(pause);
@@ -500,7 +513,7 @@ fn main() {
         String::new()
     };
     println!(
-        "| RSS after {} more scrapes ({scraped} gzip scrapes in {scrape_secs:.0} s{churn}) | {:.0} MiB ({:+.1} %) | < 10 % growth | {} |",
+        "| RSS after {} more scrapes ({scraped} gzip scrapes in {scrape_secs:.0} s, half OpenMetrics and half text 0.0.4{churn}) | {:.0} MiB ({:+.1} %) | < 10 % growth | {} |",
         p.scrapes,
         rss_after as f64 / 1024.0,
         (rss_after as f64 / rss_collected as f64 - 1.0) * 100.0,
