@@ -179,8 +179,8 @@ impl Route {
     }
 }
 
-/// Applies the web config in force for this request (basic auth, extra
-/// headers), routes, and counts the answer.
+/// Applies the web config in force for this request (rate limit, basic
+/// auth, extra headers), routes, and counts the answer.
 pub async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
@@ -193,6 +193,15 @@ pub async fn handle(
 
 async fn authorize_and_route(state: &State, req: Request<Incoming>) -> Response<Body> {
     let web: Arc<WebConfig> = state.web.config.latest();
+    // `rate_limit` before anything costs work (bcrypt included), as the
+    // toolkit: one bucket for all clients.
+    if web.rate_limit.as_ref().is_some_and(|l| l.check().is_err()) {
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
+        for (name, value) in &web.headers {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+        return r;
+    }
     let verdict = state
         .auth
         .check(&web, req.headers().get(http::header::AUTHORIZATION))
