@@ -625,6 +625,23 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
                     format!("http_server_config.headers: invalid header name '{name}'"),
                 )
             })?;
+            // The values the toolkit allows where it allows only some.
+            let allowed: &[&str] = if n == "x-frame-options" {
+                &["deny", "sameorigin"]
+            } else if n == "x-content-type-options" {
+                &["nosniff"]
+            } else {
+                &[]
+            };
+            if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&value)) {
+                return Err(err(
+                    path,
+                    format!(
+                        "http_server_config.headers.{name}: '{value}' is not allowed ({})",
+                        allowed.join(" or ")
+                    ),
+                ));
+            }
             let v = HeaderValue::from_str(&value).map_err(|_| {
                 err(
                     path,
@@ -968,9 +985,23 @@ mod tests {
 
     #[test]
     fn the_toolkit_header_set_only() {
-        for name in ALLOWED_HEADERS {
-            let text = format!("http_server_config:\n  headers:\n    {name}: x\n");
+        for (name, value) in [
+            ("Strict-Transport-Security", "max-age=1"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "SAMEORIGIN"),
+            ("X-XSS-Protection", "0"),
+            ("Content-Security-Policy", "default-src 'self'"),
+        ] {
+            let text = format!("http_server_config:\n  headers:\n    {name}: \"{value}\"\n");
             assert!(parse(p(), &text).is_ok(), "{name}");
+        }
+        for (name, value) in [
+            ("X-Frame-Options", "allow"),
+            ("X-Content-Type-Options", "x"),
+        ] {
+            let text = format!("http_server_config:\n  headers:\n    {name}: {value}\n");
+            let e = parse(p(), &text).unwrap_err();
+            assert!(e.problem.contains(name), "{e}");
         }
         let e = parse(
             p(),
