@@ -756,3 +756,64 @@ fn alias_bombs_and_deep_nesting_fail_fast_in_both_files() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_allowed_sans_or_lowering_min_version_is_refused_while_running() {
+    let mtls =
+        format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let strict =
+        |san: &str| format!("{mtls}  min_version: TLS13\n  client_allowed_sans: [{san}]\n");
+    let s = setup(&strict(ALLOWED_SAN)).await;
+    let addr = s.exporter.addr;
+    let ca_pem = s.ca.pem();
+    let (good_c, good_k) = client_leaf(&s.ca, vec![dns(ALLOWED_SAN)]);
+    let (other_c, other_k) = client_leaf(&s.ca, vec![dns("grafana.monitoring.svc")]);
+    let tls13: &[&'static rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    let tls12: &[&'static rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    let get = |cert: &str, key: &str, versions| {
+        https_get(
+            addr,
+            tuned_client(&ca_pem, (cert, key), versions, &[]),
+            "/metrics",
+            &[],
+        )
+    };
+    let reload_ok = |body: &str| {
+        crate::helpers::Metrics::parse(body)
+            .get("chime_exporter_web_config_last_reload_successful", &[])
+    };
+    let (resp, _) = get(&good_c, &good_k, tls13).await.unwrap();
+    assert_eq!(reload_ok(&resp.body), Some(1.0));
+    for (what, text) in [
+        (
+            "without client_allowed_sans",
+            format!("{mtls}  min_version: TLS13\n"),
+        ),
+        (
+            "with min_version lowered",
+            format!("{mtls}  min_version: TLS12\n  client_allowed_sans: [{ALLOWED_SAN}]\n"),
+        ),
+    ] {
+        write(&s.dir.0, "web.yml", &text);
+        let other = get(&other_c, &other_k, tls13).await;
+        assert_alert(
+            &other,
+            "AccessDenied",
+            &format!("{what}: a SAN not allowed"),
+        );
+        let old = get(&good_c, &good_k, tls12).await;
+        assert_alert(&old, "ProtocolVersion", &format!("{what}: TLS 1.2"));
+        let (resp, _) = get(&good_c, &good_k, tls13).await.unwrap();
+        assert_eq!(resp.status, 200, "{what}");
+        assert_eq!(reload_ok(&resp.body), Some(0.0), "{what}: refusal shows");
+    }
+    assert!(s.exporter.stderr().contains("client_allowed_sans"));
+    assert!(s.exporter.stderr().contains("min_version"));
+    // An allowed SAN for another applies, as a user for another does.
+    write(&s.dir.0, "web.yml", &strict("grafana.monitoring.svc"));
+    let (resp, _) = get(&other_c, &other_k, tls13).await.unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(reload_ok(&resp.body), Some(1.0));
+    let old = get(&good_c, &good_k, tls13).await;
+    assert_alert(&old, "AccessDenied", "the SAN no longer allowed");
+}
