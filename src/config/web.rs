@@ -560,6 +560,15 @@ fn rate_limiter(
             "rate_limit.burst: must be at least 1 when rate_limit.interval is set (0 would refuse every request)",
         ));
     };
+    // governor keeps time in u64 nanoseconds (584 years) and panics past
+    // them: a bucket that takes more than a century to fill is refused.
+    const CENTURY_NS: u128 = 100 * 365 * 24 * 3600 * 1_000_000_000;
+    if interval.as_nanos().saturating_mul(u128::from(burst.get())) > CENTURY_NS {
+        return Err(err(
+            path,
+            "rate_limit: interval × burst is over a hundred years; use a shorter interval or a smaller burst",
+        ));
+    }
     Ok(Some(Arc::new(governor::RateLimiter::direct(
         quota.allow_burst(burst),
     ))))
@@ -970,6 +979,17 @@ mod tests {
             assert!(parse(p(), off).unwrap().rate_limit.is_none(), "{off}");
         }
         assert!(parse(p(), "rate_limit:\n  interval: 1s\n").is_err());
+        // Extremes are a limiter or an error, never a panic.
+        assert!(parse(p(), "rate_limit:\n  interval: 500000y\n  burst: 1\n").is_err());
+        for text in [
+            "rate_limit:\n  interval: 500000y\n  burst: 4294967295\n",
+            "rate_limit:\n  interval: 1ns\n  burst: 4294967295\n",
+            "rate_limit:\n  interval: 99999999999999999999y\n  burst: 1\n",
+        ] {
+            if let Ok(c) = parse(p(), text) {
+                let _ = c.rate_limit.map(|l| l.check());
+            }
+        }
         assert!(parse(p(), "rate_limit:\n  interval: 1s\n  burst: 1\n  extra: 1\n").is_err());
     }
 

@@ -289,9 +289,11 @@ fn cross_site(req: &Request<Incoming>) -> bool {
     let Some(origin) = headers.get(http::header::ORIGIN) else {
         return false;
     };
+    // HTTP/2 carries the host in the URI (`:authority`), not in `Host`.
     let host = headers
         .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
     let origin_host = origin
         .to_str()
         .ok()
