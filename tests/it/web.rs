@@ -817,3 +817,78 @@ async fn removing_allowed_sans_or_lowering_min_version_is_refused_while_running(
     let old = get(&good_c, &good_k, tls13).await;
     assert_alert(&old, "AccessDenied", "the SAN no longer allowed");
 }
+
+/// A client with exactly these TLS 1.2 cipher suites and curves.
+fn picky_client(
+    ca_pem: &str,
+    suites: Vec<rustls::SupportedCipherSuite>,
+    groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = suites;
+    provider.kx_groups = groups;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cipher_suites_curves_and_server_order_are_honoured() {
+    use rustls::crypto::aws_lc_rs::{cipher_suite as cs, kx_group};
+    let s = setup(&format!(
+        "{TLS}  max_version: TLS12\n  cipher_suites:\n    - TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\n    - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n  prefer_server_cipher_suites: true\n  curve_preferences:\n    - CurveP384\n"
+    ))
+    .await;
+    let ca_pem = s.ca.pem();
+    let connect = |config| async move {
+        let tcp = tokio::net::TcpStream::connect(s.exporter.addr)
+            .await
+            .unwrap();
+        tokio_rustls::TlsConnector::from(config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+    };
+    // The client prefers AES-128 and X25519 first; the server's order and
+    // its only curve win.
+    let tls = connect(picky_client(
+        &ca_pem,
+        vec![
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ],
+        vec![kx_group::X25519, kx_group::SECP384R1],
+    ))
+    .await
+    .unwrap();
+    let conn = tls.get_ref().1;
+    assert_eq!(
+        conn.negotiated_cipher_suite().map(|c| c.suite()),
+        Some(cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384.suite())
+    );
+    assert_eq!(
+        conn.negotiated_key_exchange_group().map(|g| g.name()),
+        Some(kx_group::SECP384R1.name())
+    );
+    // A suite or a curve outside the lists: no handshake.
+    let suite = connect(picky_client(
+        &ca_pem,
+        vec![cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256],
+        vec![kx_group::SECP384R1],
+    ))
+    .await;
+    assert!(suite.is_err(), "a cipher suite not in cipher_suites");
+    let curve = connect(picky_client(
+        &ca_pem,
+        vec![cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384],
+        vec![kx_group::X25519, kx_group::SECP256R1],
+    ))
+    .await;
+    assert!(curve.is_err(), "a curve not in curve_preferences");
+}
