@@ -892,3 +892,26 @@ async fn cipher_suites_curves_and_server_order_are_honoured() {
     .await;
     assert!(curve.is_err(), "a curve not in curve_preferences");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_on_by_default_and_off_when_asked() {
+    for (config, expect) in [
+        (TLS.to_owned(), &b"h2"[..]),
+        (
+            format!("{TLS}http_server_config:\n  http2: false\n"),
+            &b"http/1.1"[..],
+        ),
+    ] {
+        let s = setup(&config).await;
+        let mut client = (*client_config(&s.ca.pem(), None)).clone();
+        client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(s.exporter.addr)
+            .await
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(expect), "{config}");
+    }
+}
