@@ -417,7 +417,7 @@ fn build_tls(path: &Path, tls: &TlsFormat, http2: bool) -> Result<Tls, WebConfig
         // mean "no client certificates".
         return Err(err(
             path,
-            "tls_server_config: client_ca_file is set without client_auth_type (RequireAndVerifyClientCert or VerifyClientCertIfGiven)",
+            "tls_server_config: a client CA (client_ca_file or client_ca) is set without client_auth_type (RequireAndVerifyClientCert or VerifyClientCertIfGiven)",
         ));
     }
     let allowed_sans = tls.client_allowed_sans.clone().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Accepting connections: plain or TLS (the web config is read again for
 //! every connection), hyper's HTTP/1.1 with a header read timeout (HTTP/2
-//! when TLS negotiates `h2`), a write deadline, a cap on open connections, TCP keepalive, and graceful
-//! shutdown.
+//! when TLS negotiates `h2`), a write deadline, a cap on open connections,
+//! TCP keepalive, and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
