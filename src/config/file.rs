@@ -167,9 +167,10 @@ const FIELDS: [&str; 11] = [
     "targets",
 ];
 
-/// serde_yaml places errors raised while checking a value at the mapping
-/// that holds it; point at the field's own line instead.
-fn locate(text: &str, err: &serde_yaml::Error) -> String {
+/// serde_norway (as serde_yaml before it) places errors raised while
+/// checking a value at the mapping that holds it; point at the field's own
+/// line instead.
+fn locate(text: &str, err: &serde_norway::Error) -> String {
     let message = err.to_string();
     let Some(location) = err.location() else {
         return message;
@@ -184,7 +185,7 @@ fn locate(text: &str, err: &serde_yaml::Error) -> String {
             .find(|f| message.contains(&format!("{f}: ")))
             .copied()
     });
-    // The line of that field nearest to where serde_yaml stopped.
+    // The line of that field nearest to where the parser stopped.
     let line = field
         .and_then(|f| {
             text.lines()
@@ -197,7 +198,7 @@ fn locate(text: &str, err: &serde_yaml::Error) -> String {
                 .min_by_key(|l| (l.abs_diff(location.line()), usize::MAX - l))
         })
         .unwrap_or(location.line());
-    // Drop serde_yaml's own "at line N column M" and say the field's line.
+    // Drop the parser's own "at line N column M" and say the field's line.
     let message = match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message,
@@ -220,7 +221,7 @@ pub fn parse(
         path: path.display().to_string(),
         problem,
     };
-    let file: File = serde_yaml::from_str(text).map_err(|e| fail(locate(text, &e)))?;
+    let file: File = serde_norway::from_str(text).map_err(|e| fail(locate(text, &e)))?;
     if file.targets.is_empty() {
         return Err(fail("targets: at least one target is required".into()));
     }

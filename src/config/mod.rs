@@ -8,13 +8,16 @@
 //! * [`target`]: what a target is ([`TargetConfig`]), its account ids
 //!   ([`AccountId`]) and the defaults shared by flags and file;
 //! * [`web`]: `--web.config.file` (TLS, client certificates, basic auth,
-//!   headers), re-read while running;
+//!   headers, HTTP/2, rate limit), re-read while running;
+//! * [`tls`]: the toolkit's TLS names (cipher suites, curves) in rustls
+//!   terms, and `client_allowed_sans` as a certificate verifier;
 //! * [`values`]: the parsers flags and files share (durations, addresses).
 
 mod file;
 mod flags;
 mod settings;
 mod target;
+mod tls;
 mod values;
 mod web;
 

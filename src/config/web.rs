@@ -1,20 +1,30 @@
-//! `--web.config.file`: TLS, client certificates, basic auth and response
-//! headers, in the format of the Prometheus exporter-toolkit's
-//! `web-config.yml`, so the file an admin already uses for node_exporter or
+//! `--web.config.file`: TLS, client certificates, basic auth, response
+//! headers, HTTP/2 and a rate limit, in the format of the Prometheus
+//! exporter-toolkit's `web-config.yml` (every key it documents, with its
+//! meaning), so the file an admin already uses for node_exporter or
 //! blackbox_exporter works here unchanged.
 //!
 //! ```yaml
 //! tls_server_config:
-//!   cert_file: server.crt
-//!   key_file: server.key
+//!   cert_file: server.crt            # or cert: inline PEM
+//!   key_file: server.key             # or key: inline PEM
 //!   client_auth_type: RequireAndVerifyClientCert   # or VerifyClientCertIfGiven, NoClientCert
-//!   client_ca_file: ca.crt
-//!   min_version: TLS12                              # TLS12 or TLS13
+//!   client_ca_file: ca.crt           # or client_ca: inline PEM
+//!   client_allowed_sans: [prometheus.monitoring.svc]
+//!   min_version: TLS12               # TLS12 or TLS13 (TLS10/TLS11: raised to TLS12)
+//!   max_version: TLS13
+//!   cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]
+//!   prefer_server_cipher_suites: true
+//!   curve_preferences: [X25519, CurveP256]
 //! http_server_config:
+//!   http2: true
 //!   headers:
 //!     X-Frame-Options: deny
 //! basic_auth_users:
-//!   prometheus: $2y$10$...                          # bcrypt hash
+//!   prometheus: $2y$10$...           # bcrypt hash
+//! rate_limit:
+//!   interval: 1s
+//!   burst: 10
 //! ```
 //!
 //! As in the toolkit, the file (and the certificate files it names) is read
@@ -26,20 +36,25 @@
 //!
 //! **It can only get stricter while running.** Plain HTTP or TLS is decided
 //! at start. A change that would remove TLS (or add it), weaken
-//! client-certificate verification, or remove every basic-auth user — an
-//! empty or truncated file, as a non-atomic save leaves it for a moment,
-//! included — is refused: the last good configuration stays, the refusal
-//! is logged, and `chime_exporter_web_config_last_reload_successful` goes
-//! to 0. Ordinary changes (rotated certificates, a user added or removed
+//! client-certificate verification, remove `client_allowed_sans`, lower
+//! `min_version`, or remove every basic-auth user — an empty or truncated
+//! file, as a non-atomic save leaves it for a moment, included — is
+//! refused: the last good configuration stays, the refusal is logged, and
+//! `chime_exporter_web_config_last_reload_successful` goes to 0. Ordinary
+//! changes (rotated certificates, a user or an allowed SAN added or removed
 //! while others remain, stricter settings) apply. A file that is missing,
 //! unreadable or invalid is logged when that state begins, not for every
 //! connection.
 //!
-//! TLS is rustls: TLS 1.2 and 1.3 only, its own cipher-suite and curve
-//! choices (`cipher_suites`, `curve_preferences` and
-//! `prefer_server_cipher_suites` are accepted and ignored with a warning).
-//! `RequestClientCert` and `RequireAnyClientCert` ask for certificates
-//! without verifying them; they are refused rather than silently weakened.
+//! **Nothing is silently ignored.** TLS is rustls: TLS 1.2 and 1.3 only,
+//! the cipher suites and curves of its aws-lc-rs provider. A value the
+//! toolkit accepts but rustls cannot honour (a CBC or RSA-key-exchange
+//! cipher suite, `CurveP521`, `max_version: TLS11`) stops the start
+//! naming it. `min_version: TLS10`/`TLS11` is the one exception: rustls
+//! refuses those versions anyway, so it is raised to TLS12 with a warning
+//! (stricter than asked, never weaker). `RequestClientCert` and
+//! `RequireAnyClientCert` ask for certificates without verifying them; they
+//! are refused rather than silently weakened.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -52,6 +67,8 @@ use http::{HeaderName, HeaderValue};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
+
+use super::tls::{cipher_suites, kx_groups, SanVerifier};
 
 /// A web config that cannot be used, with the file and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -70,11 +87,27 @@ struct FileFormat {
     http_server_config: Option<HttpFormat>,
     #[serde(default)]
     basic_auth_users: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    rate_limit: Option<RateLimitFormat>,
+}
+
+/// A private key written inline: never printed.
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TlsFormat {
+    cert: Option<String>,
+    key: Option<Secret>,
+    client_ca: Option<String>,
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
     client_auth_type: Option<String>,
@@ -93,6 +126,19 @@ struct HttpFormat {
     http2: Option<bool>,
     headers: Option<BTreeMap<String, String>>,
 }
+
+/// The toolkit's token bucket: one token per `interval` (a Go duration;
+/// `0` or none turns it off), at most `burst` at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFormat {
+    interval: Option<String>,
+    burst: Option<u32>,
+}
+
+/// Every request, all clients together, takes a token (as the toolkit's
+/// `rate.Limiter`); without one it gets 429.
+pub type RateLimiter = governor::DefaultDirectRateLimiter;
 
 /// How client certificates are checked, weakest first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -123,6 +169,14 @@ pub struct WebConfig {
     /// against a hash of the same cost, so they take as long.
     pub max_cost: u32,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The lowest TLS version accepted (12 or 13); 0 without TLS.
+    pub min_version: u8,
+    /// `client_allowed_sans`: empty when any verified certificate will do.
+    pub allowed_sans: Vec<String>,
+    /// Whether TLS connections may negotiate HTTP/2 (ALPN `h2`).
+    pub http2: bool,
+    /// `rate_limit`, when on: shared by every connection under this config.
+    pub rate_limit: Option<Arc<RateLimiter>>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -135,6 +189,10 @@ impl std::fmt::Debug for WebConfig {
             .field("client_auth", &self.client_auth)
             .field("users", &users)
             .field("headers", &self.headers)
+            .field("min_version", &self.min_version)
+            .field("allowed_sans", &self.allowed_sans)
+            .field("http2", &self.http2)
+            .field("rate_limit", &self.rate_limit.is_some())
             .finish()
     }
 }
@@ -156,6 +214,12 @@ impl WebConfig {
         }
         if self.client_auth < current.client_auth {
             return Some("it would weaken client certificate verification");
+        }
+        if !current.allowed_sans.is_empty() && self.allowed_sans.is_empty() {
+            return Some("it would remove client_allowed_sans (any verified certificate would do)");
+        }
+        if self.min_version < current.min_version {
+            return Some("it would lower min_version");
         }
         if current.requires_auth() && !self.requires_auth() {
             return Some("it would remove every basic auth user");
@@ -189,20 +253,20 @@ fn tls_versions(
     path: &Path,
     min: Option<&str>,
     max: Option<&str>,
-) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, WebConfigError> {
-    let rank = |field: &str, v: &str| match v {
+) -> Result<(u8, Vec<&'static rustls::SupportedProtocolVersion>), WebConfigError> {
+    let rank = |field: &str, v: &str| {
+        match v {
+        "TLS10" => Ok(10),
+        "TLS11" => Ok(11),
         "TLS12" => Ok(12),
         "TLS13" => Ok(13),
-        "TLS10" | "TLS11" => Err(err(
-            path,
-            format!("tls_server_config.{field}: {v} is not supported (TLS 1.2 and 1.3 only)"),
-        )),
         other => Err(err(
             path,
-            format!("tls_server_config.{field}: unknown version '{other}' (TLS12 or TLS13)"),
+            format!("tls_server_config.{field}: unknown version '{other}' (TLS10, TLS11, TLS12 or TLS13)"),
         )),
+    }
     };
-    let lo = min
+    let mut lo = min
         .map(|v| rank("min_version", v))
         .transpose()?
         .unwrap_or(12);
@@ -210,6 +274,20 @@ fn tls_versions(
         .map(|v| rank("max_version", v))
         .transpose()?
         .unwrap_or(13);
+    if hi < 12 {
+        return Err(err(
+            path,
+            format!(
+                "tls_server_config.max_version: TLS{hi} cannot be honoured: rustls speaks TLS 1.2 and 1.3 only"
+            ),
+        ));
+    }
+    if lo < 12 {
+        // Stricter than asked, never weaker: no client is let in that the
+        // file would have refused.
+        tracing::warn!(file = %path.display(), min_version = %format!("TLS{lo}"), "raised to TLS12: rustls speaks TLS 1.2 and 1.3 only");
+        lo = 12;
+    }
     if lo > hi {
         return Err(err(
             path,
@@ -223,7 +301,59 @@ fn tls_versions(
     if hi >= 13 {
         versions.push(&rustls::version::TLS13);
     }
-    Ok(versions)
+    Ok((lo, versions))
+}
+
+/// Where one PEM item comes from: inline in the file or a file it names.
+enum Pem {
+    Inline(&'static str, Vec<u8>),
+    File(PathBuf, Vec<u8>),
+}
+
+impl Pem {
+    /// The inline key or the `_file` key, never both (as the toolkit).
+    fn of(
+        path: &Path,
+        inline_field: &'static str,
+        inline: Option<&str>,
+        file_field: &str,
+        file: Option<&PathBuf>,
+    ) -> Result<Option<Pem>, WebConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => Err(err(
+                path,
+                format!("tls_server_config: {inline_field} and {file_field} are both set; use one"),
+            )),
+            (Some(text), None) => Ok(Some(Pem::Inline(inline_field, text.as_bytes().to_vec()))),
+            (None, Some(f)) => {
+                let p = relative_to(path, f);
+                let bytes = read(&p)?;
+                Ok(Some(Pem::File(p, bytes)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Pem::Inline(_, b) | Pem::File(_, b) => b,
+        }
+    }
+
+    /// An error about this item: in its file, or at its key in the config.
+    fn err(&self, config: &Path, problem: impl std::fmt::Display) -> WebConfigError {
+        match self {
+            Pem::Inline(field, _) => err(config, format!("tls_server_config.{field}: {problem}")),
+            Pem::File(p, _) => err(p, problem.to_string()),
+        }
+    }
+}
+
+/// A validated `tls_server_config`.
+struct Tls {
+    config: Arc<rustls::ServerConfig>,
+    min_version: u8,
+    allowed_sans: Vec<String>,
 }
 
 /// The client certificate policy a `client_auth_type` names.
@@ -235,75 +365,95 @@ fn client_auth(tls: &TlsFormat) -> ClientAuth {
     }
 }
 
-fn build_tls(path: &Path, tls: &TlsFormat) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
-    let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) else {
+fn build_tls(path: &Path, tls: &TlsFormat, http2: bool) -> Result<Tls, WebConfigError> {
+    // Every value is checked before any certificate is read, so the error
+    // names the value, not a file it would have read next.
+    let has_cert = tls.cert.is_some() || tls.cert_file.is_some();
+    let has_key = tls.key.is_some() || tls.key_file.is_some();
+    if !has_cert || !has_key {
         return Err(err(
             path,
-            "tls_server_config: cert_file and key_file are both required",
-        ));
-    };
-    if tls
-        .client_allowed_sans
-        .as_ref()
-        .is_some_and(|s| !s.is_empty())
-    {
-        return Err(err(
-            path,
-            "tls_server_config.client_allowed_sans is not supported",
+            "tls_server_config: a certificate (cert_file or cert) and a key (key_file or key) are both required",
         ));
     }
-    for (field, set) in [
-        ("cipher_suites", tls.cipher_suites.is_some()),
-        ("curve_preferences", tls.curve_preferences.is_some()),
+    for (a, a_set, b, b_set) in [
         (
-            "prefer_server_cipher_suites",
-            tls.prefer_server_cipher_suites.is_some(),
+            "cert",
+            tls.cert.is_some(),
+            "cert_file",
+            tls.cert_file.is_some(),
+        ),
+        ("key", tls.key.is_some(), "key_file", tls.key_file.is_some()),
+        (
+            "client_ca",
+            tls.client_ca.is_some(),
+            "client_ca_file",
+            tls.client_ca_file.is_some(),
         ),
     ] {
-        if set {
-            tracing::warn!(file = %path.display(), field, "ignored: rustls chooses cipher suites and curves itself");
+        if a_set && b_set {
+            return Err(err(
+                path,
+                format!("tls_server_config: {a} and {b} are both set; use one"),
+            ));
         }
     }
-    let cert_path = relative_to(path, cert_file);
-    let key_path = relative_to(path, key_file);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&cert_path)?)
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(&cert_path, format!("not a PEM certificate: {e}")))?;
-    if certs.is_empty() {
-        return Err(err(&cert_path, "no certificate in the file"));
+    let (min_version, versions) =
+        tls_versions(path, tls.min_version.as_deref(), tls.max_version.as_deref())?;
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if let Some(names) = &tls.cipher_suites {
+        provider.cipher_suites = cipher_suites(names)
+            .map_err(|e| err(path, format!("tls_server_config.cipher_suites: {e}")))?;
     }
-    let key = PrivateKeyDer::from_pem_slice(&read(&key_path)?)
-        .map_err(|e| err(&key_path, format!("not a PEM private key: {e}")))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let versions = tls_versions(path, tls.min_version.as_deref(), tls.max_version.as_deref())?;
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| err(path, format!("tls_server_config: {e}")))?;
+    if let Some(names) = &tls.curve_preferences {
+        provider.kx_groups = kx_groups(names)
+            .map_err(|e| err(path, format!("tls_server_config.curve_preferences: {e}")))?;
+    }
+    let provider = Arc::new(provider);
     let auth = tls.client_auth_type.as_deref().unwrap_or("");
-    if auth.is_empty() && tls.client_ca_file.is_some() {
+    let has_ca = tls.client_ca.is_some() || tls.client_ca_file.is_some();
+    if auth.is_empty() && has_ca {
         // As the exporter-toolkit: a CA without a policy would silently
         // mean "no client certificates".
         return Err(err(
             path,
-            "tls_server_config: client_ca_file is set without client_auth_type (RequireAndVerifyClientCert or VerifyClientCertIfGiven)",
+            "tls_server_config: a client CA (client_ca_file or client_ca) is set without client_auth_type (RequireAndVerifyClientCert or VerifyClientCertIfGiven)",
         ));
     }
+    let allowed_sans = tls.client_allowed_sans.clone().unwrap_or_default();
+    if !allowed_sans.is_empty() && auth != "RequireAndVerifyClientCert" {
+        // As the toolkit documents: any other policy lets a client in
+        // without a certificate, with no SAN to match.
+        return Err(err(
+            path,
+            "tls_server_config.client_allowed_sans needs client_auth_type: RequireAndVerifyClientCert",
+        ));
+    }
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| err(path, format!("tls_server_config: {e}")))?;
     let builder = match auth {
         "" | "NoClientCert" => builder.with_no_client_auth(),
         "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
-            let Some(ca_file) = &tls.client_ca_file else {
+            let Some(ca) = Pem::of(
+                path,
+                "client_ca",
+                tls.client_ca.as_deref(),
+                "client_ca_file",
+                tls.client_ca_file.as_ref(),
+            )?
+            else {
                 return Err(err(
                     path,
-                    format!("tls_server_config: client_auth_type {auth} needs client_ca_file"),
+                    format!("tls_server_config: client_auth_type {auth} needs client_ca_file (or client_ca)"),
                 ));
             };
-            let ca_path = relative_to(path, ca_file);
             let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(&read(&ca_path)?) {
-                let cert = cert.map_err(|e| err(&ca_path, format!("not a PEM certificate: {e}")))?;
+            for cert in CertificateDer::pem_slice_iter(ca.bytes()) {
+                let cert = cert.map_err(|e| ca.err(path, format!("not a PEM certificate: {e}")))?;
                 roots
                     .add(cert)
-                    .map_err(|e| err(&ca_path, format!("unusable CA certificate: {e}")))?;
+                    .map_err(|e| ca.err(path, format!("unusable CA certificate: {e}")))?;
             }
             let verifier =
                 rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
@@ -314,8 +464,15 @@ fn build_tls(path: &Path, tls: &TlsFormat) -> Result<Arc<rustls::ServerConfig>, 
             };
             let verifier = verifier
                 .build()
-                .map_err(|e| err(&ca_path, format!("client CA: {e}")))?;
-            builder.with_client_cert_verifier(verifier)
+                .map_err(|e| ca.err(path, format!("client CA: {e}")))?;
+            if allowed_sans.is_empty() {
+                builder.with_client_cert_verifier(verifier)
+            } else {
+                builder.with_client_cert_verifier(Arc::new(SanVerifier::new(
+                    verifier,
+                    allowed_sans.clone(),
+                )))
+            }
         }
         "RequestClientCert" | "RequireAnyClientCert" => {
             return Err(err(
@@ -332,11 +489,89 @@ fn build_tls(path: &Path, tls: &TlsFormat) -> Result<Arc<rustls::ServerConfig>, 
             ))
         }
     };
+    let cert = Pem::of(
+        path,
+        "cert",
+        tls.cert.as_deref(),
+        "cert_file",
+        tls.cert_file.as_ref(),
+    )?;
+    let key = Pem::of(
+        path,
+        "key",
+        tls.key.as_ref().map(|k| k.0.as_str()),
+        "key_file",
+        tls.key_file.as_ref(),
+    )?;
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Err(err(path, "tls_server_config: certificate or key missing"));
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| cert.err(path, format!("not a PEM certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(cert.err(path, "no certificate in it"));
+    }
+    let private = PrivateKeyDer::from_pem_slice(key.bytes())
+        .map_err(|e| key.err(path, format!("not a PEM private key: {e}")))?;
     let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| err(&cert_path, format!("certificate and key do not fit: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+        .with_single_cert(certs, private)
+        .map_err(|e| cert.err(path, format!("certificate and key do not fit: {e}")))?;
+    // The toolkit's default: the server's order of cipher_suites decides.
+    config.ignore_client_order = tls.prefer_server_cipher_suites.unwrap_or(true);
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Tls {
+        config: Arc::new(config),
+        min_version,
+        allowed_sans,
+    })
+}
+
+/// The limiter `rate_limit` asks for, if any.
+fn rate_limiter(
+    path: &Path,
+    limit: Option<&RateLimitFormat>,
+) -> Result<Option<Arc<RateLimiter>>, WebConfigError> {
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let interval = match limit.interval.as_deref().map(str::trim) {
+        None | Some("0") => return Ok(None),
+        Some(text) => humantime::parse_duration(text).map_err(|e| {
+            err(
+                path,
+                format!(
+                    "rate_limit.interval: '{text}' is not a duration ({e}); e.g. 1s, 500ms, 1m"
+                ),
+            )
+        })?,
+    };
+    // A zero interval turns the limiter off, as in the toolkit.
+    let Some(quota) = governor::Quota::with_period(interval) else {
+        return Ok(None);
+    };
+    let Some(burst) = limit.burst.and_then(std::num::NonZeroU32::new) else {
+        return Err(err(
+            path,
+            "rate_limit.burst: must be at least 1 when rate_limit.interval is set (0 would refuse every request)",
+        ));
+    };
+    // governor keeps time in u64 nanoseconds (584 years) and panics past
+    // them: a bucket that takes more than a century to fill is refused.
+    const CENTURY_NS: u128 = 100 * 365 * 24 * 3600 * 1_000_000_000;
+    if interval.as_nanos().saturating_mul(u128::from(burst.get())) > CENTURY_NS {
+        return Err(err(
+            path,
+            "rate_limit: interval × burst is over a hundred years; use a shorter interval or a smaller burst",
+        ));
+    }
+    Ok(Some(Arc::new(governor::RateLimiter::direct(
+        quota.allow_burst(burst),
+    ))))
 }
 
 /// Parses and validates the file's contents.
@@ -344,13 +579,19 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     let file: FileFormat = if text.trim().is_empty() {
         FileFormat::default()
     } else {
-        serde_yaml::from_str(text).map_err(|e| err(path, e.to_string()))?
+        serde_norway::from_str(text).map_err(|e| err(path, e.to_string()))?
     };
+    let http2 = file
+        .http_server_config
+        .as_ref()
+        .and_then(|h| h.http2)
+        .unwrap_or(true);
     let tls = file
         .tls_server_config
         .as_ref()
-        .map(|t| build_tls(path, t))
+        .map(|t| build_tls(path, t, http2))
         .transpose()?;
+    let rate_limit = rate_limiter(path, file.rate_limit.as_ref())?;
     let client_auth = file
         .tls_server_config
         .as_ref()
@@ -374,9 +615,6 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     }
     let mut headers = Vec::new();
     if let Some(http) = file.http_server_config {
-        if http.http2 == Some(true) {
-            tracing::warn!(file = %path.display(), "http_server_config.http2 is ignored: HTTP/1.1 only");
-        }
         for (name, value) in http.headers.unwrap_or_default() {
             if !ALLOWED_HEADERS
                 .iter()
@@ -396,6 +634,23 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
                     format!("http_server_config.headers: invalid header name '{name}'"),
                 )
             })?;
+            // The values the toolkit allows where it allows only some.
+            let allowed: &[&str] = if n == "x-frame-options" {
+                &["deny", "sameorigin"]
+            } else if n == "x-content-type-options" {
+                &["nosniff"]
+            } else {
+                &[]
+            };
+            if !allowed.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(&value)) {
+                return Err(err(
+                    path,
+                    format!(
+                        "http_server_config.headers.{name}: '{value}' is not allowed ({})",
+                        allowed.join(" or ")
+                    ),
+                ));
+            }
             let v = HeaderValue::from_str(&value).map_err(|_| {
                 err(
                     path,
@@ -406,11 +661,18 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
         }
     }
     Ok(WebConfig {
-        tls,
+        min_version: tls.as_ref().map_or(0, |t| t.min_version),
+        allowed_sans: tls
+            .as_ref()
+            .map(|t| t.allowed_sans.clone())
+            .unwrap_or_default(),
+        tls: tls.map(|t| t.config),
         client_auth,
         users,
         max_cost,
         headers,
+        http2,
+        rate_limit,
     })
 }
 
@@ -418,7 +680,7 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
 fn fingerprint(path: &Path, text: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
-    if let Ok(file) = serde_yaml::from_str::<FileFormat>(text) {
+    if let Ok(file) = serde_norway::from_str::<FileFormat>(text) {
         if let Some(tls) = file.tls_server_config {
             for p in [tls.cert_file, tls.key_file, tls.client_ca_file]
                 .into_iter()
@@ -687,13 +949,79 @@ mod tests {
         assert!(auth(ClientAuth::RequireAndVerifyClientCert)
             .weakens(&auth(ClientAuth::NoClientCert))
             .is_none());
+        let sans = |list: &[&str]| WebConfig {
+            allowed_sans: list.iter().map(|s| (*s).to_owned()).collect(),
+            ..WebConfig::default()
+        };
+        assert!(sans(&[]).weakens(&sans(&["a"])).is_some(), "SANs removed");
+        assert!(
+            sans(&["b"]).weakens(&sans(&["a"])).is_none(),
+            "one for another"
+        );
+        let min = |min_version| WebConfig {
+            min_version,
+            ..WebConfig::default()
+        };
+        assert!(min(12).weakens(&min(13)).is_some(), "min_version lowered");
+        assert!(min(13).weakens(&min(12)).is_none(), "min_version raised");
+    }
+
+    #[test]
+    fn rate_limit_takes_the_toolkit_form() {
+        let c = parse(p(), "rate_limit:\n  interval: 1s\n  burst: 2\n").unwrap();
+        let limiter = c.rate_limit.expect("a limiter");
+        assert!(limiter.check().is_ok() && limiter.check().is_ok());
+        assert!(limiter.check().is_err(), "the third within a second");
+        for off in [
+            "rate_limit:\n  interval: 0s\n  burst: 0\n",
+            "rate_limit: {}\n",
+        ] {
+            assert!(parse(p(), off).unwrap().rate_limit.is_none(), "{off}");
+        }
+        assert!(parse(p(), "rate_limit:\n  interval: 1s\n").is_err());
+        // Extremes are a limiter or an error, never a panic.
+        assert!(parse(p(), "rate_limit:\n  interval: 500000y\n  burst: 1\n").is_err());
+        for text in [
+            "rate_limit:\n  interval: 500000y\n  burst: 4294967295\n",
+            "rate_limit:\n  interval: 1ns\n  burst: 4294967295\n",
+            "rate_limit:\n  interval: 99999999999999999999y\n  burst: 1\n",
+        ] {
+            if let Ok(c) = parse(p(), text) {
+                let _ = c.rate_limit.map(|l| l.check());
+            }
+        }
+        assert!(parse(p(), "rate_limit:\n  interval: 1s\n  burst: 1\n  extra: 1\n").is_err());
+    }
+
+    #[test]
+    fn inline_and_file_for_one_thing_is_an_error() {
+        let e = parse(
+            p(),
+            "tls_server_config:\n  cert: x\n  cert_file: a\n  key_file: b\n",
+        )
+        .unwrap_err();
+        assert!(e.problem.contains("cert and cert_file"), "{e}");
     }
 
     #[test]
     fn the_toolkit_header_set_only() {
-        for name in ALLOWED_HEADERS {
-            let text = format!("http_server_config:\n  headers:\n    {name}: x\n");
+        for (name, value) in [
+            ("Strict-Transport-Security", "max-age=1"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "SAMEORIGIN"),
+            ("X-XSS-Protection", "0"),
+            ("Content-Security-Policy", "default-src 'self'"),
+        ] {
+            let text = format!("http_server_config:\n  headers:\n    {name}: \"{value}\"\n");
             assert!(parse(p(), &text).is_ok(), "{name}");
+        }
+        for (name, value) in [
+            ("X-Frame-Options", "allow"),
+            ("X-Content-Type-Options", "x"),
+        ] {
+            let text = format!("http_server_config:\n  headers:\n    {name}: {value}\n");
+            let e = parse(p(), &text).unwrap_err();
+            assert!(e.problem.contains(name), "{e}");
         }
         let e = parse(
             p(),
@@ -724,9 +1052,12 @@ mod tests {
 
     #[test]
     fn tls_versions_are_checked() {
-        assert_eq!(tls_versions(p(), None, None).unwrap().len(), 2);
-        assert_eq!(tls_versions(p(), Some("TLS13"), None).unwrap().len(), 1);
-        assert!(tls_versions(p(), Some("TLS10"), None).is_err());
+        assert_eq!(tls_versions(p(), None, None).unwrap().1.len(), 2);
+        assert_eq!(tls_versions(p(), Some("TLS13"), None).unwrap().1.len(), 1);
+        // Raised to TLS 1.2, never below it.
+        let (min, versions) = tls_versions(p(), Some("TLS10"), None).unwrap();
+        assert_eq!((min, versions.len()), (12, 2));
+        assert!(tls_versions(p(), None, Some("TLS11")).is_err());
         assert!(tls_versions(p(), Some("TLS13"), Some("TLS12")).is_err());
         assert!(tls_versions(p(), Some("SSL3"), None).is_err());
     }

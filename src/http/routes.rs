@@ -179,8 +179,8 @@ impl Route {
     }
 }
 
-/// Applies the web config in force for this request (basic auth, extra
-/// headers), routes, and counts the answer.
+/// Applies the web config in force for this request (rate limit, basic
+/// auth, extra headers), routes, and counts the answer.
 pub async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
@@ -193,6 +193,15 @@ pub async fn handle(
 
 async fn authorize_and_route(state: &State, req: Request<Incoming>) -> Response<Body> {
     let web: Arc<WebConfig> = state.web.config.latest();
+    // `rate_limit` before anything costs work (bcrypt included), as the
+    // toolkit: one bucket for all clients.
+    if web.rate_limit.as_ref().is_some_and(|l| l.check().is_err()) {
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n");
+        for (name, value) in &web.headers {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+        return r;
+    }
     let verdict = state
         .auth
         .check(&web, req.headers().get(http::header::AUTHORIZATION))
@@ -280,9 +289,11 @@ fn cross_site(req: &Request<Incoming>) -> bool {
     let Some(origin) = headers.get(http::header::ORIGIN) else {
         return false;
     };
+    // HTTP/2 carries the host in the URI (`:authority`), not in `Host`.
     let host = headers
         .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok());
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
     let origin_host = origin
         .to_str()
         .ok()

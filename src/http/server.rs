@@ -1,7 +1,7 @@
 //! Accepting connections: plain or TLS (the web config is read again for
-//! every connection), hyper's HTTP/1.1 with a header read timeout, a write
-//! deadline, a cap on open connections, TCP keepalive, and graceful
-//! shutdown.
+//! every connection), hyper's HTTP/1.1 with a header read timeout (HTTP/2
+//! when TLS negotiates `h2`), a write deadline, a cap on open connections,
+//! TCP keepalive, and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 
 use super::deadline::{WriteDeadline, WRITE_MARGIN};
@@ -18,6 +18,10 @@ use super::routes::{handle, State};
 
 /// How long a client may take to send its request headers (slowloris).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests at once on one HTTP/2 connection: a scraper needs one; the cap
+/// keeps one client from opening hundreds of scrapes on one connection.
+const MAX_STREAMS: u32 = 16;
 
 /// How long in-flight requests get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -96,6 +100,14 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
+    // HTTP/2 (over TLS, by ALPN, as the toolkit's `http2`): hyper's limits
+    // on streams and header size; the handshake already had to finish
+    // within the header read timeout.
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(60)));
     let connections = Arc::new(tokio::sync::Semaphore::new(
         state.web.max_connections.max(1),
     ));
@@ -133,6 +145,7 @@ pub async fn serve(
                 let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
                 let state = Arc::clone(&state);
                 let http = http.clone();
+                let http2 = http2.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let _permit = permit;
@@ -151,8 +164,14 @@ pub async fn serve(
                         }
                         Some(tls) => match tls_handshake(stream, tls).await {
                             Some(tls_stream) => {
+                                // ALPN offers h2 only when http2 is on.
+                                let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
                                 let io = TokioIo::new(WriteDeadline::new(tls_stream, stall_limit));
-                                watcher.watch(http.serve_connection(io, service)).await
+                                if h2 {
+                                    watcher.watch(http2.serve_connection(io, service)).await
+                                } else {
+                                    watcher.watch(http.serve_connection(io, service)).await
+                                }
                             }
                             None => Ok(()),
                         },

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use chime_exporter::config::{Cli, DEFAULT_PORT};
 use serde_json::Value as Json;
-use serde_yaml::Value as Yaml;
+use serde_norway::Value as Yaml;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -15,7 +15,7 @@ fn read(path: &str) -> String {
 }
 
 fn yaml(path: &str) -> Yaml {
-    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// Flags as a deployment passes them must be accepted by the exporter.
@@ -353,7 +353,7 @@ fn scale_out_manifests_agree_with_the_exporter() {
     // The sharded StatefulSet's flags, with the pod name Kubernetes puts in
     // $(POD_NAME), are accepted and give the pod's ordinal.
     let text = read("deploy/kubernetes/scale-out/statefulset-sharded.yaml");
-    let statefulset: Yaml = serde_yaml::Deserializer::from_str(&text)
+    let statefulset: Yaml = serde_norway::Deserializer::from_str(&text)
         .next()
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .unwrap();

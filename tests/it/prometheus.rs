@@ -154,7 +154,7 @@ fn dashboard_queries() -> Vec<(String, String)> {
 fn rule_exprs() -> Vec<(String, String)> {
     let text =
         std::fs::read_to_string(Path::new(ROOT).join("deploy/prometheus/rules.yml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let mut out = Vec::new();
     for group in doc["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
