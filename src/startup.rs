@@ -9,9 +9,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::api::{ApiLimits, ApiMetrics};
-use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
+use crate::collect::{BotCache, Discovery, Prober, Reloader, SdkCache, SdkTarget, TargetFactory};
 use crate::config::{Config, DemoSettings};
-use crate::expose::{Exposition, Sources, StatusSources, Telemetry};
+use crate::expose::{
+    Exposition, SdkRenderSettings, SdkRenderer, Sources, StatusSources, Telemetry,
+};
 use crate::fake::{Demo, DemoOptions};
 use crate::http::State;
 use crate::version as build;
@@ -71,6 +73,17 @@ fn demo_options(settings: &DemoSettings) -> DemoOptions {
     }
 }
 
+/// The Chime SDK source: its targets' clients (through the same limits
+/// and counters as Chime's) and its cache; empty when the source is off.
+/// With `--demo`, its client goes to the embedded fake as Chime's does.
+async fn build_sdk(config: &Config, factory: &TargetFactory) -> Arc<SdkCache> {
+    let mut targets = Vec::with_capacity(config.sdk_targets.len());
+    for target in &config.sdk_targets {
+        targets.push(SdkTarget::build(target, factory).await);
+    }
+    SdkCache::new(targets)
+}
+
 /// `chime_exporter check`: the report, and its exit status (0 or 1).
 pub async fn check(
     config: &Config,
@@ -127,6 +140,8 @@ pub async fn run(
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
+    let sdk_cache = build_sdk(&config, &factory).await;
+    tokio::spawn(Arc::clone(&sdk_cache).run_discovery());
     let cache = BotCache::new(
         Arc::clone(&api_metrics),
         config.rate_limit,
@@ -173,7 +188,8 @@ pub async fn run(
     let http_requests = telemetry.http_requests();
     let state = Arc::new(State::new(
         Arc::clone(&cache),
-        Exposition::new(cache, telemetry, with_aws),
+        Exposition::new(cache, telemetry, with_aws)
+            .with_sdk(SdkRenderer::new(sdk_cache, SdkRenderSettings::default())),
         Prober::new(discovery, config.probe),
         Arc::clone(&reloader),
         config.web.clone(),

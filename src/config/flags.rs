@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
 use super::settings::{
     Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
 };
@@ -311,6 +312,43 @@ pub struct Cli {
     /// account or credentials needed).
     #[arg(long = "demo", env = "CHIME_EXPORTER_DEMO")]
     pub demo: bool,
+
+    /// Chime SDK messaging AppInstance whose AppInstanceBots to watch
+    /// (repeat the flag, or comma-separate in the environment variable).
+    #[arg(
+        long = "chime-sdk.app-instance-arn",
+        env = "CHIME_EXPORTER_SDK_APP_INSTANCE_ARNS",
+        value_name = "ARN",
+        value_delimiter = ','
+    )]
+    pub sdk_app_instance_arns: Vec<String>,
+
+    /// Watch every AppInstance the credentials see (ListAppInstances).
+    #[arg(
+        long = "chime-sdk.discover-app-instances",
+        env = "CHIME_EXPORTER_SDK_DISCOVER_APP_INSTANCES"
+    )]
+    pub sdk_discover: bool,
+
+    /// AWS region of the Chime SDK Identity API (default: the SDK's
+    /// resolution, else --chime.region).
+    #[arg(
+        long = "chime-sdk.region",
+        env = "CHIME_EXPORTER_SDK_REGION",
+        value_name = "REGION"
+    )]
+    pub sdk_region: Option<String>,
+
+    /// How long a bot's details (DescribeAppInstanceBot) are reused; the
+    /// bot lists follow --chime.cache-ttl.
+    #[arg(
+        long = "chime-sdk.describe-ttl",
+        env = "CHIME_EXPORTER_SDK_DESCRIBE_TTL",
+        default_value = "1h",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub sdk_describe_ttl: Duration,
 }
 
 /// The flags that a config file also sets; giving both is an error.
@@ -426,6 +464,39 @@ impl Cli {
                 });
             }
         }
+        let sdk_arns =
+            parse_app_instance_arns(self.sdk_app_instance_arns.iter().map(String::as_str))
+                .map_err(|problem| ConfigError {
+                    flag: "chime-sdk.app-instance-arn",
+                    problem,
+                })?;
+        if self
+            .sdk_region
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err(ConfigError {
+                flag: "chime-sdk.region",
+                problem: "the region is empty".into(),
+            });
+        }
+        let sdk_wanted = !sdk_arns.is_empty() || self.sdk_discover;
+        let sdk_targets = if sdk_wanted {
+            vec![SdkTargetConfig {
+                name: "default".to_owned(),
+                region: match &self.sdk_region {
+                    Some(r) => r.trim().to_owned(),
+                    None => sdk_default_region(&sdk_arns, self.region.trim()),
+                },
+                app_instance_arns: sdk_arns,
+                discover: self.sdk_discover,
+                cache_ttl: self.cache_ttl,
+                describe_ttl: self.sdk_describe_ttl,
+                discovery_ttl: self.discovery_ttl,
+            }]
+        } else {
+            Vec::new()
+        };
         let web_config = match &self.web_config_file {
             Some(path) => WebConfigSource::load(path).map_err(|e| ConfigError {
                 flag: "web.config.file",
@@ -449,10 +520,12 @@ impl Cli {
                 region: defaults.region.clone(),
                 role_arn: None,
                 external_id: None,
-                // No account id means discovery.
+                // No account id means discovery, unless only the Chime SDK
+                // source was asked for (the Chime service has ended: an
+                // exporter for AppInstanceBots alone should not call it).
                 discover: self.discover_accounts
                     || self.account_name_prefix.is_some()
-                    || account_ids.is_empty(),
+                    || (account_ids.is_empty() && !sdk_wanted),
                 account_ids,
                 account_name_prefix: self.account_name_prefix.clone(),
                 cache_ttl: defaults.cache_ttl,
@@ -462,6 +535,7 @@ impl Cli {
         };
         Ok(Config {
             targets,
+            sdk_targets,
             target_defaults: defaults,
             config_file: self.config_file.clone(),
             endpoint_url: self.endpoint_url,
@@ -506,6 +580,18 @@ pub fn parse_shard_index(s: &str) -> Result<u32, String> {
     digits.parse::<u32>().map_err(|_| {
         format!("'{s}' is neither a shard number nor a name ending in -N (a StatefulSet pod's)")
     })
+}
+
+/// The region of the Chime SDK client when `--chime-sdk.region` is not
+/// given: AWS_REGION / AWS_DEFAULT_REGION (the SDK's resolution from the
+/// environment), else the region of the first AppInstance ARN, else
+/// `--chime.region`.
+fn sdk_default_region(arns: &[AppInstanceArn], chime_region: &str) -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| arns.first().map(|a| a.region().to_owned()))
+        .unwrap_or_else(|| chime_region.to_owned())
 }
 
 #[cfg(test)]

@@ -7,12 +7,15 @@
 //! * [`file`]: `--config.file`, many targets in one exporter;
 //! * [`target`]: what a target is ([`TargetConfig`]), its account ids
 //!   ([`AccountId`]) and the defaults shared by flags and file;
+//! * [`sdk`]: the Chime SDK source's AppInstances ([`SdkTargetConfig`],
+//!   [`AppInstanceArn`]);
 //! * [`web`]: `--web.config.file` (TLS, client certificates, basic auth,
 //!   headers), re-read while running;
 //! * [`values`]: the parsers flags and files share (durations, addresses).
 
 mod file;
 mod flags;
+mod sdk;
 mod settings;
 mod target;
 mod values;
@@ -20,6 +23,7 @@ mod web;
 
 pub use file::{load as load_targets_file, parse as parse_targets_file, ConfigFileError};
 pub use flags::{parse_shard_index, Cli, DEMO_THROTTLE_RATIO};
+pub use sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
 pub use settings::{
     Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
 };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
+use super::sdk::SdkTargetConfig;
 use super::target::{TargetConfig, TargetDefaults};
 use super::web::WebConfigSource;
 
@@ -87,6 +88,8 @@ impl Default for Shard {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub targets: Vec<TargetConfig>,
+    /// The Chime SDK source's AppInstances (empty: the source is off).
+    pub sdk_targets: Vec<SdkTargetConfig>,
     /// What a target of the config file takes unless it says otherwise;
     /// kept for reloads.
     pub target_defaults: TargetDefaults,

@@ -1,0 +1,371 @@
+//! The second source: Chime SDK AppInstanceBots, through the real binary
+//! and the real `aws-sdk-chimesdkidentity` over loopback against the fake
+//! (pointed there by `AWS_ENDPOINT_URL_CHIME_SDK_IDENTITY`, as an operator
+//! would).
+
+use std::time::Duration;
+
+use crate::helpers::{exporter_command, Exporter, Metrics, TempDir};
+use chime_exporter::fake::{FakeAppInstance, FakeChime, Fault, FaultRule};
+
+/// A recognisable string planted in every `Metadata` of the fake.
+const SECRET: &str = "PLANTED-METADATA-7f3a91";
+
+fn instance(id: &str, name: &str, bots: usize) -> FakeAppInstance {
+    let mut a = FakeAppInstance::new("us-east-1", "111122223333", id, name)
+        .with_bots(&format!("{name} bot"), bots);
+    a.metadata = format!("{SECRET}-instance");
+    for b in &mut a.bots {
+        b.metadata = format!("{SECRET}-bot");
+    }
+    a
+}
+
+/// Starts the exporter on the fake with only the Chime SDK source.
+fn start(fake: &FakeChime, args: &[&str]) -> Exporter {
+    let mut full = vec![
+        "--chime.endpoint-url".to_owned(),
+        fake.url(),
+        "--chime.rate-limit".to_owned(),
+        "500".to_owned(),
+        "--log.level".to_owned(),
+        "debug".to_owned(),
+    ];
+    full.extend(args.iter().map(|s| (*s).to_owned()));
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    let url = fake.url();
+    Exporter::start_with(&full, move |cmd| {
+        cmd.env("AWS_ENDPOINT_URL_CHIME_SDK_IDENTITY", url);
+    })
+}
+
+fn up(m: &Metrics, arn: &str) -> Option<f64> {
+    m.get("chime_sdk_app_instance_up", &[("app_instance_arn", arn)])
+}
+
+fn bots(m: &Metrics, arn: &str) -> Option<f64> {
+    m.get("chime_sdk_app_instance_bots", &[("app_instance_arn", arn)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_series_for_0_1_50_and_51_bots_with_timestamps_and_no_metadata() {
+    let fake = FakeChime::start().await.unwrap();
+    let sizes = [0usize, 1, 50, 51];
+    let instances: Vec<FakeAppInstance> = sizes
+        .iter()
+        .map(|&n| instance(&format!("inst-{n}"), &format!("Inst{n}"), n))
+        .collect();
+    for a in &instances {
+        fake.put_app_instance(a.clone());
+    }
+    let exporter = start(&fake, &["--chime-sdk.discover-app-instances"]);
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "every AppInstance listed", |m| {
+            instances.iter().all(|a| up(m, &a.arn) == Some(1.0))
+        })
+        .await;
+    for (a, &n) in instances.iter().zip(&sizes) {
+        let arn = a.arn.as_str();
+        let by = [("app_instance_arn", arn)];
+        assert_eq!(bots(&m, arn), Some(n as f64), "{arn}");
+        assert_eq!(m.count("chime_sdk_app_instance_bot_info", &by), n, "{arn}");
+        assert_eq!(
+            m.count("chime_sdk_app_instance_bot_created_timestamp_seconds", &by),
+            n
+        );
+        assert_eq!(
+            m.count("chime_sdk_app_instance_bot_updated_timestamp_seconds", &by),
+            n
+        );
+        assert_eq!(
+            m.get(
+                "chime_sdk_app_instance_info",
+                &[("app_instance_arn", arn), ("name", a.name.as_str())]
+            ),
+            Some(1.0)
+        );
+        assert!(m
+            .get("chime_sdk_app_instance_last_success_timestamp_seconds", &by)
+            .is_some());
+        for b in &a.bots {
+            let bot = [
+                ("app_instance_arn", arn),
+                ("app_instance_bot_arn", b.arn.as_str()),
+            ];
+            // Exact, from the epoch seconds on the wire.
+            assert_eq!(
+                m.get("chime_sdk_app_instance_bot_created_timestamp_seconds", &bot),
+                Some(b.created)
+            );
+            assert_eq!(
+                m.get("chime_sdk_app_instance_bot_updated_timestamp_seconds", &bot),
+                Some(b.updated)
+            );
+            assert_eq!(
+                m.get(
+                    "chime_sdk_app_instance_bot_info",
+                    &[
+                        ("app_instance_bot_arn", b.arn.as_str()),
+                        ("name", b.name.as_str()),
+                        ("lex_bot_alias_arn", b.lex_bot_alias_arn.as_str()),
+                        ("locale_id", "en_US"),
+                        ("standard_messages", b.standard_messages.as_str()),
+                        ("targeted_messages", b.targeted_messages.as_str()),
+                    ]
+                ),
+                Some(1.0),
+                "{}",
+                b.arn
+            );
+        }
+    }
+    // 51 bots are two pages of 50; the others one each.
+    let pages = |arn: &str| {
+        fake.calls("ListAppInstanceBots")
+            .iter()
+            .filter(|c| c.account_id == arn)
+            .count()
+    };
+    assert_eq!(pages(&instances[3].arn), 2);
+    assert_eq!(pages(&instances[2].arn), 1);
+    for c in fake.calls("ListAppInstanceBots") {
+        assert_eq!(c.query.get("max-results").map(String::as_str), Some("50"));
+    }
+    // One Describe per bot.
+    assert_eq!(fake.calls("DescribeAppInstanceBot").len(), 102);
+    // The three operations are counted under bounded labels.
+    for op in [
+        "ListAppInstances",
+        "ListAppInstanceBots",
+        "DescribeAppInstanceBot",
+    ] {
+        assert!(
+            m.sum("chime_api_requests_total", &[("operation", op)]) >= 1.0,
+            "{op} not counted"
+        );
+    }
+    assert_eq!(
+        m.sum(
+            "chime_api_requests_total",
+            &[("operation", "DescribeAppInstanceBot")]
+        ),
+        102.0
+    );
+    // Metadata is sensitive: never in /metrics, never in the logs.
+    let status = exporter.get("/status?format=json").await;
+    assert!(!m.text.contains(SECRET), "Metadata in /metrics");
+    assert!(!status.body.contains(SECRET), "Metadata in /status");
+    assert!(!exporter.output().contains(SECRET), "Metadata in the logs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_follow_the_cache_ttl_describes_the_describe_ttl_and_deleted_bots_go() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("ttl", "Ttl", 3);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &arn,
+            "--chime.cache-ttl",
+            "1s",
+            "--chime-sdk.describe-ttl",
+            "1h",
+        ],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    // Scrape for a while: the list is called again every TTL (1 s), the
+    // details never again (1 h).
+    let lists = || fake.requests("ListAppInstanceBots", &arn);
+    let started = lists();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lists() < started + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the list was not refreshed"
+        );
+        exporter.metrics().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(fake.requests("DescribeAppInstanceBot", &arn), 3);
+    // Not more often than the TTL: 3+ lists took at least 3 TTLs.
+    assert!(lists() <= started + 4);
+
+    // A bot deleted disappears; a bot added is described once.
+    let gone = fake
+        .with_app_instance(&arn, |a| {
+            let gone = a.bots.remove(0).arn;
+            let new = a.bot("added", "Added bot");
+            a.bots.push(new);
+            gone
+        })
+        .unwrap();
+    let m = exporter
+        .metrics_until(Duration::from_secs(20), "the deleted bot gone", |m| {
+            m.count(
+                "chime_sdk_app_instance_bot_info",
+                &[("app_instance_bot_arn", gone.as_str())],
+            ) == 0
+                && m.count("chime_sdk_app_instance_bot_info", &[("name", "Added bot")]) == 1
+        })
+        .await;
+    assert_eq!(bots(&m, &arn), Some(3.0));
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_created_timestamp_seconds",
+            &[("app_instance_bot_arn", gone.as_str())]
+        ),
+        0
+    );
+    assert_eq!(fake.requests("DescribeAppInstanceBot", &arn), 4);
+    // Configured without discovery: ListAppInstances still names it.
+    assert_eq!(
+        m.get(
+            "chime_sdk_app_instance_info",
+            &[("app_instance_arn", arn.as_str()), ("name", "Ttl")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_are_fetched_again_after_the_describe_ttl() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("again", "Again", 2);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &arn,
+            "--chime.cache-ttl",
+            "1s",
+            "--chime-sdk.describe-ttl",
+            "3s",
+        ],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    let t0 = std::time::Instant::now();
+    let deadline = t0 + Duration::from_secs(30);
+    while fake.requests("DescribeAppInstanceBot", &arn) < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "details never fetched again"
+        );
+        exporter.metrics().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Twice per bot, and not before the describe TTL passed.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(2500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(fake.requests("ListAppInstanceBots", &arn) >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_instance_keeps_its_data_goes_down_counts_errors_and_recovers() {
+    let fake = FakeChime::start().await.unwrap();
+    let victim = instance("victim", "Victim", 51);
+    let bystander = instance("bystander", "Bystander", 2);
+    let (varn, barn) = (victim.arn.clone(), bystander.arn.clone());
+    fake.put_app_instance(victim);
+    fake.put_app_instance(bystander);
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &varn,
+            "--chime-sdk.app-instance-arn",
+            &barn,
+            "--chime.cache-ttl",
+            "1s",
+            "--chime.error-backoff",
+            "500ms",
+            "--chime.timeout",
+            "2s",
+        ],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "both up", |m| {
+            up(m, &varn) == Some(1.0) && up(m, &barn) == Some(1.0)
+        })
+        .await;
+    for (fault, error) in [
+        (Fault::Throttle, "ThrottledClientException"),
+        (
+            Fault::AwsError {
+                status: 500,
+                code: "ServiceFailureException".into(),
+            },
+            "ServiceFailureException",
+        ),
+    ] {
+        fake.add_fault(
+            FaultRule::new(fault)
+                .account(&varn)
+                .operation("ListAppInstanceBots"),
+        );
+        let m = exporter
+            .metrics_until(Duration::from_secs(30), "victim down", |m| {
+                up(m, &varn) == Some(0.0)
+            })
+            .await;
+        assert_eq!(bots(&m, &varn), Some(51.0), "the last good data stays");
+        assert_eq!(
+            m.count(
+                "chime_sdk_app_instance_bot_info",
+                &[("app_instance_arn", varn.as_str())]
+            ),
+            51
+        );
+        assert_eq!(up(&m, &barn), Some(1.0));
+        assert!(
+            m.sum(
+                "chime_api_errors_total",
+                &[("operation", "ListAppInstanceBots"), ("error", error)]
+            ) >= 1.0,
+            "{error} not counted"
+        );
+        fake.clear_faults();
+        let m = exporter
+            .metrics_until(Duration::from_secs(30), "victim recovers", |m| {
+                up(m, &varn) == Some(1.0)
+            })
+            .await;
+        assert_eq!(bots(&m, &varn), Some(51.0));
+    }
+}
+
+#[test]
+fn a_bad_app_instance_arn_exits_2_naming_it() {
+    let home = TempDir::new("sdk-arn");
+    for bad in [
+        "arn:aws:chime:us-east-1:123:app-instance/x",
+        "not-an-arn",
+        "arn:aws:chime:us-east-1:123456789012:app-instance/x/bot/y",
+    ] {
+        let out = exporter_command(&home)
+            .args(["--chime-sdk.app-instance-arn", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("chime-sdk.app-instance-arn") && err.contains(bad),
+            "{err}"
+        );
+    }
+}
