@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiLimits, ApiMetrics};
 use crate::collect::{BotCache, Discovery, Prober, Reloader, SdkCache, SdkTarget, TargetFactory};
-use crate::config::{Config, DemoSettings};
+use crate::config::{Config, DemoSettings, SdkTargetConfig};
 use crate::expose::{
     Exposition, SdkRenderSettings, SdkRenderer, Sources, StatusSources, Telemetry,
 };
@@ -77,11 +77,26 @@ fn demo_options(settings: &DemoSettings) -> DemoOptions {
 /// and counters as Chime's) and its cache; empty when the source is off.
 /// With `--demo`, its client goes to the embedded fake as Chime's does.
 async fn build_sdk(config: &Config, factory: &TargetFactory) -> Arc<SdkCache> {
-    let mut targets = Vec::with_capacity(config.sdk_targets.len());
-    for target in &config.sdk_targets {
+    let demo = demo_sdk_target(config);
+    let mut targets = Vec::with_capacity(config.sdk_targets.len() + 1);
+    for target in config.sdk_targets.iter().chain(demo.as_ref()) {
         targets.push(SdkTarget::build(target, factory).await);
     }
     SdkCache::new(targets)
+}
+
+/// With `--demo` and no `--chime-sdk.*` flag: watch every AppInstance of
+/// the embedded fake, so that the demo shows both sources.
+pub fn demo_sdk_target(config: &Config) -> Option<SdkTargetConfig> {
+    (config.demo.is_some() && config.sdk_targets.is_empty()).then(|| SdkTargetConfig {
+        name: "demo".to_owned(),
+        region: crate::api::SIGNING_REGION.to_owned(),
+        app_instance_arns: Vec::new(),
+        discover: true,
+        cache_ttl: config.target_defaults.cache_ttl,
+        describe_ttl: std::time::Duration::from_secs(3600),
+        discovery_ttl: config.target_defaults.discovery_ttl,
+    })
 }
 
 /// `chime_exporter check`: the report, and its exit status (0 or 1).

@@ -369,3 +369,21 @@ fn a_bad_app_instance_arn_exits_2_naming_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_both_sources() {
+    let exporter = Exporter::start_with(&["--demo"], |_| {});
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "both sources", |m| {
+            m.count("chime_sdk_app_instance_up", &[]) == 1
+                && m.sum("chime_sdk_app_instance_up", &[]) == 1.0
+                && m.sum("chime_account_up", &[]) >= 1.0
+        })
+        .await;
+    assert_eq!(m.sum("chime_sdk_app_instance_bots", &[]), 4.0);
+    assert_eq!(m.count("chime_sdk_app_instance_bot_info", &[]), 4);
+    assert_eq!(
+        m.count("chime_sdk_app_instance_info", &[("name", "Support Chat")]),
+        1
+    );
+}
