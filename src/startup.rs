@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiLimits, ApiMetrics};
 use crate::collect::{BotCache, Discovery, Prober, Reloader, SdkCache, SdkTarget, TargetFactory};
-use crate::config::{Config, DemoSettings, SdkTargetConfig};
+use crate::config::{Config, DemoSettings};
 use crate::expose::{
     Exposition, SdkRenderSettings, SdkRenderer, Sources, StatusSources, Telemetry,
 };
@@ -77,26 +77,12 @@ fn demo_options(settings: &DemoSettings) -> DemoOptions {
 /// and counters as Chime's) and its cache; empty when the source is off.
 /// With `--demo`, its client goes to the embedded fake as Chime's does.
 async fn build_sdk(config: &Config, factory: &TargetFactory) -> Arc<SdkCache> {
-    let demo = demo_sdk_target(config);
-    let mut targets = Vec::with_capacity(config.sdk_targets.len() + 1);
-    for target in config.sdk_targets.iter().chain(demo.as_ref()) {
+    let configs = config.effective_sdk_targets();
+    let mut targets = Vec::with_capacity(configs.len());
+    for target in &configs {
         targets.push(SdkTarget::build(target, factory).await);
     }
     SdkCache::new(targets)
-}
-
-/// With `--demo` and no `--chime-sdk.*` flag: watch every AppInstance of
-/// the embedded fake, so that the demo shows both sources.
-pub fn demo_sdk_target(config: &Config) -> Option<SdkTargetConfig> {
-    (config.demo.is_some() && config.sdk_targets.is_empty()).then(|| SdkTargetConfig {
-        name: "demo".to_owned(),
-        region: crate::api::SIGNING_REGION.to_owned(),
-        app_instance_arns: Vec::new(),
-        discover: true,
-        cache_ttl: config.target_defaults.cache_ttl,
-        describe_ttl: std::time::Duration::from_secs(3600),
-        discovery_ttl: config.target_defaults.discovery_ttl,
-    })
 }
 
 /// `chime_exporter check`: the report, and its exit status (0 or 1).
@@ -162,6 +148,7 @@ pub async fn run(
         config.rate_limit,
         config.concurrency,
     );
+    sdk_cache.report_demand_to(Arc::clone(&cache));
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
     let listener = TcpListener::bind(config.web.listen_address)
         .await
@@ -198,6 +185,7 @@ pub async fn run(
         config: reloader.status(),
         web_config: config.web.config.status(),
         shard: config.shard,
+        sdk: Some(Arc::clone(&sdk_cache)),
     };
     let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard, sources);
     let http_requests = telemetry.http_requests();

@@ -199,11 +199,11 @@ impl ChimeSdkApi {
     }
 
     /// One page of ListAppInstanceBots (for `check`): how many bots came
-    /// back.
+    /// back, and the first one's ARN.
     pub async fn list_app_instance_bots_page(
         &self,
         app_instance_arn: &str,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<(usize, Option<String>), ApiError> {
         const OP: Operation = Operation::ListAppInstanceBots;
         let request = self
             .client
@@ -215,7 +215,12 @@ impl ChimeSdkApi {
             .run(Priority::First, move || request.send())
             .await
             .map_err(|e| self.failed(OP, e))?;
-        Ok(out.app_instance_bots().len())
+        let first = out
+            .app_instance_bots()
+            .first()
+            .and_then(|b| b.app_instance_bot_arn())
+            .map(str::to_owned);
+        Ok((out.app_instance_bots().len(), first))
     }
 
     /// One bot's details (DescribeAppInstanceBot).

@@ -183,6 +183,9 @@ pub struct BotCache {
     demand: AtomicU64,
     /// The capacity as of a `demand` (it is read at every scrape).
     capacity: Mutex<Option<(u64, Capacity)>>,
+    /// Calls per second other sources need of the same rate limit (the
+    /// Chime SDK source's listings, see [`BotCache::set_other_demand`]).
+    other_demand: Mutex<f64>,
 }
 
 impl std::fmt::Debug for BotCache {
@@ -220,6 +223,7 @@ impl BotCache {
             rate_limit,
             demand: AtomicU64::new(0),
             capacity: Mutex::new(None),
+            other_demand: Mutex::new(0.0),
         })
     }
 
@@ -245,6 +249,17 @@ impl BotCache {
         capacity
     }
 
+    /// Sets the calls per second the other sources need of the same rate
+    /// limit (the Chime SDK source's lists and discovery), so that the
+    /// capacity ratio counts every call the limit must carry.
+    pub fn set_other_demand(&self, per_second: f64) {
+        let mut other = self.other_demand.lock().unwrap_or_else(|e| e.into_inner());
+        if (*other - per_second).abs() > 1e-12 {
+            *other = per_second;
+            self.demand.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     fn compute_capacity(&self) -> Capacity {
         let watched = self.accounts();
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
@@ -263,7 +278,8 @@ impl BotCache {
                 discovery_ttl: config.discovery_ttl,
             }
         });
-        Capacity::of(demands, self.rate_limit)
+        let other = *self.other_demand.lock().unwrap_or_else(|e| e.into_inner());
+        Capacity::of(demands, self.rate_limit).with_other(other)
     }
 
     /// API requests made for `account_id` (0 for an account not watched).

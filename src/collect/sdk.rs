@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use super::cache::BotCache;
 use super::schedule::Schedule;
 use super::target::{CacheSettings, TargetFactory};
 use crate::api::{
@@ -138,6 +139,9 @@ pub struct SdkCache {
     generation: AtomicU64,
     /// Turns `true` when the first round of discovery set the AppInstances.
     published: watch::Sender<bool>,
+    /// The Chime cache, told this source's demand on the shared rate limit
+    /// (its capacity ratio counts both sources' calls).
+    capacity: Mutex<Option<Arc<BotCache>>>,
 }
 
 impl std::fmt::Debug for SdkCache {
@@ -160,6 +164,7 @@ impl SdkCache {
             refreshing: Mutex::default(),
             generation: AtomicU64::new(0),
             published: watch::channel(false).0,
+            capacity: Mutex::new(None),
         });
         let configured = cache
             .targets
@@ -174,6 +179,24 @@ impl SdkCache {
             .collect();
         cache.set_watched(configured);
         cache
+    }
+
+    /// Tells `chime` this source's calls per second (now, and whenever the
+    /// AppInstances or their page counts change).
+    pub fn report_demand_to(&self, chime: Arc<BotCache>) {
+        *self.capacity.lock().unwrap_or_else(|e| e.into_inner()) = Some(chime);
+        self.report_demand();
+    }
+
+    fn report_demand(&self) {
+        let chime = self
+            .capacity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(chime) = chime {
+            chime.set_other_demand(self.needed_per_second());
+        }
     }
 
     /// Whether any AppInstance is (or may be) watched.
@@ -224,6 +247,7 @@ impl SdkCache {
         }
         *self.watched.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(list);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.report_demand();
     }
 
     /// Every watched AppInstance's view, in order.
@@ -495,6 +519,8 @@ impl SdkCache {
         state.next_refresh_seconds = Some(now + lifetime.as_secs_f64());
         drop(states);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        // Its page count may have changed (a no-op unless it did).
+        self.report_demand();
         Some(lifetime)
     }
 

@@ -111,3 +111,24 @@ pub struct Config {
     pub demo: Option<DemoSettings>,
     pub shard: Shard,
 }
+
+impl Config {
+    /// The Chime SDK source's targets: the configured ones, or, with
+    /// `--demo` and no `--chime-sdk.*` flag, one that watches every
+    /// AppInstance of the demo's API (so that the demo shows both sources).
+    pub fn effective_sdk_targets(&self) -> Vec<SdkTargetConfig> {
+        if self.demo.is_none() || !self.sdk_targets.is_empty() {
+            return self.sdk_targets.clone();
+        }
+        vec![SdkTargetConfig {
+            name: "demo".to_owned(),
+            // The demo's API, like Chime's, is signed for us-east-1.
+            region: "us-east-1".to_owned(),
+            app_instance_arns: Vec::new(),
+            discover: true,
+            cache_ttl: self.target_defaults.cache_ttl,
+            describe_ttl: Duration::from_secs(3600),
+            discovery_ttl: self.target_defaults.discovery_ttl,
+        }]
+    }
+}

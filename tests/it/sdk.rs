@@ -151,8 +151,34 @@ async fn exact_series_for_0_1_50_and_51_bots_with_timestamps_and_no_metadata() {
         ),
         102.0
     );
-    // Metadata is sensitive: never in /metrics, never in the logs.
+    // The status page lists the AppInstances; the capacity counts their
+    // list pages (5 per 5 min TTL) and ListAppInstances (1 per 15 min).
     let status = exporter.get("/status?format=json").await;
+    let report: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    let listed = report["app_instances"].as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    for (a, &n) in instances.iter().zip(&sizes) {
+        let entry = listed
+            .iter()
+            .find(|e| e["app_instance_arn"] == a.arn.as_str())
+            .unwrap();
+        assert_eq!(entry["bots"], n);
+        assert_eq!(entry["described_bots"], n);
+        assert_eq!(entry["up"], true);
+        assert_eq!(entry["name"], a.name.as_str());
+    }
+    let needed = report["capacity"]["needed_per_second"].as_f64().unwrap();
+    assert!(
+        (needed - (5.0 / 300.0 + 1.0 / 900.0)).abs() < 1e-9,
+        "needed {needed}"
+    );
+    let html = exporter.get("/status").await;
+    assert!(
+        html.body.contains("Chime SDK AppInstances (4"),
+        "{}",
+        html.body
+    );
+    // Metadata is sensitive: never in /metrics, never in the logs.
     assert!(!m.text.contains(SECRET), "Metadata in /metrics");
     assert!(!status.body.contains(SECRET), "Metadata in /status");
     assert!(!exporter.output().contains(SECRET), "Metadata in the logs");
@@ -385,5 +411,69 @@ async fn the_demo_shows_both_sources() {
     assert_eq!(
         m.count("chime_sdk_app_instance_info", &[("name", "Support Chat")]),
         1
+    );
+}
+
+/// `check` with only the Chime SDK source: its three operations, once each.
+fn check(fake: &FakeChime, arn: &str) -> (Option<i32>, serde_json::Value) {
+    let home = TempDir::new("sdk-check");
+    let out = exporter_command(&home)
+        .arg("check")
+        .args(["--chime.endpoint-url", &fake.url()])
+        .args(["--chime-sdk.app-instance-arn", arn, "--output", "json"])
+        .env("AWS_ENDPOINT_URL_CHIME_SDK_IDENTITY", fake.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code(),
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_tries_the_three_operations_and_names_a_missing_action() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("checked", "Checked", 2);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let (code, report) = tokio::task::block_in_place(|| check(&fake, &arn));
+    assert_eq!(code, Some(0), "{report}");
+    let steps: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["step"].as_str().unwrap())
+        .collect();
+    // Only the SDK source was asked for: Chime is not called.
+    assert_eq!(
+        steps,
+        [
+            "ListAppInstances",
+            "ListAppInstanceBots",
+            "DescribeAppInstanceBot"
+        ]
+    );
+    assert_eq!(fake.requests("ListAccounts", ""), 0);
+
+    fake.add_fault(
+        FaultRule::new(Fault::AwsError {
+            status: 403,
+            code: "ForbiddenException".into(),
+        })
+        .operation("DescribeAppInstanceBot"),
+    );
+    let (code, report) = tokio::task::block_in_place(|| check(&fake, &arn));
+    assert_eq!(code, Some(1), "{report}");
+    let describe = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["step"] == "DescribeAppInstanceBot")
+        .unwrap();
+    assert_eq!(describe["ok"], false);
+    assert_eq!(
+        describe["missing_iam_action"],
+        "chime:DescribeAppInstanceBot"
     );
 }
