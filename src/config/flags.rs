@@ -352,7 +352,10 @@ pub struct Cli {
 }
 
 /// The flags that a config file also sets; giving both is an error.
-const FILE_FLAGS: [(&str, &str); 7] = [
+const FILE_FLAGS: [(&str, &str); 10] = [
+    ("sdk_app_instance_arns", "chime-sdk.app-instance-arn"),
+    ("sdk_discover", "chime-sdk.discover-app-instances"),
+    ("sdk_region", "chime-sdk.region"),
     ("account_ids", "chime.account-id"),
     ("region", "chime.region"),
     ("max_results", "chime.max-results"),
@@ -484,6 +487,8 @@ impl Cli {
         let sdk_targets = if sdk_wanted {
             vec![SdkTargetConfig {
                 name: "default".to_owned(),
+                role_arn: None,
+                external_id: None,
                 region: match &self.sdk_region {
                     Some(r) => r.trim().to_owned(),
                     None => sdk_default_region(&sdk_arns, self.region.trim()),
@@ -510,29 +515,34 @@ impl Cli {
             discovery_ttl: self.discovery_ttl,
             max_results: self.max_results,
         };
-        let targets = match &self.config_file {
-            Some(path) => super::file::load(path, &defaults).map_err(|e| ConfigError {
-                flag: "config.file",
-                problem: e.to_string(),
-            })?,
-            None => vec![TargetConfig {
-                name: "default".to_owned(),
-                region: defaults.region.clone(),
-                role_arn: None,
-                external_id: None,
-                // No account id means discovery, unless only the Chime SDK
-                // source was asked for (the Chime service has ended: an
-                // exporter for AppInstanceBots alone should not call it).
-                discover: self.discover_accounts
-                    || self.account_name_prefix.is_some()
-                    || (account_ids.is_empty() && !sdk_wanted),
-                account_ids,
-                account_name_prefix: self.account_name_prefix.clone(),
-                cache_ttl: defaults.cache_ttl,
-                discovery_ttl: defaults.discovery_ttl,
-                max_results: defaults.max_results,
-            }],
-        };
+        let (targets, sdk_targets) =
+            match &self.config_file {
+                Some(path) => super::file::load_all(path, &defaults, self.sdk_describe_ttl)
+                    .map_err(|e| ConfigError {
+                        flag: "config.file",
+                        problem: e.to_string(),
+                    })?,
+                None => (
+                    vec![TargetConfig {
+                        name: "default".to_owned(),
+                        region: defaults.region.clone(),
+                        role_arn: None,
+                        external_id: None,
+                        // No account id means discovery, unless only the Chime SDK
+                        // source was asked for (the Chime service has ended: an
+                        // exporter for AppInstanceBots alone should not call it).
+                        discover: self.discover_accounts
+                            || self.account_name_prefix.is_some()
+                            || (account_ids.is_empty() && !sdk_wanted),
+                        account_ids,
+                        account_name_prefix: self.account_name_prefix.clone(),
+                        cache_ttl: defaults.cache_ttl,
+                        discovery_ttl: defaults.discovery_ttl,
+                        max_results: defaults.max_results,
+                    }],
+                    sdk_targets,
+                ),
+            };
         Ok(Config {
             targets,
             sdk_targets,

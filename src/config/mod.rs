@@ -21,7 +21,10 @@ mod target;
 mod values;
 mod web;
 
-pub use file::{load as load_targets_file, parse as parse_targets_file, ConfigFileError};
+pub use file::{
+    load as load_targets_file, load_all as load_all_targets, parse as parse_targets_file,
+    parse_all as parse_all_targets, ConfigFileError,
+};
 pub use flags::{parse_shard_index, Cli, DEMO_THROTTLE_RATIO};
 pub use sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
 pub use settings::{

@@ -77,11 +77,15 @@ impl fmt::Debug for AppInstanceArn {
 }
 
 /// AppInstances watched with one set of credentials in one region.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SdkTargetConfig {
     pub name: String,
     /// The region the SDK client calls and signs for.
     pub region: String,
+    /// The role assumed (a config file target's `role_arn`).
+    pub role_arn: Option<String>,
+    /// With `role_arn`; a shared secret, never printed.
+    pub external_id: Option<String>,
     /// Watch these AppInstances (`--chime-sdk.app-instance-arn`).
     pub app_instance_arns: Vec<AppInstanceArn>,
     /// Watch every AppInstance ListAppInstances shows
@@ -93,6 +97,26 @@ pub struct SdkTargetConfig {
     pub describe_ttl: Duration,
     /// How long the discovered AppInstances are reused.
     pub discovery_ttl: Duration,
+}
+
+impl fmt::Debug for SdkTargetConfig {
+    /// `external_id` is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SdkTargetConfig")
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("role_arn", &self.role_arn)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("app_instance_arns", &self.app_instance_arns)
+            .field("discover", &self.discover)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("describe_ttl", &self.describe_ttl)
+            .field("discovery_ttl", &self.discovery_ttl)
+            .finish()
+    }
 }
 
 /// Parses ARNs and drops repeats (the first stays).

@@ -124,6 +124,8 @@ impl Config {
             name: "demo".to_owned(),
             // The demo's API, like Chime's, is signed for us-east-1.
             region: "us-east-1".to_owned(),
+            role_arn: None,
+            external_id: None,
             app_instance_arns: Vec::new(),
             discover: true,
             cache_ttl: self.target_defaults.cache_ttl,

@@ -477,3 +477,37 @@ async fn check_tries_the_three_operations_and_names_a_missing_action() {
         "chime:DescribeAppInstanceBot"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_target_watches_app_instances_with_its_chime_sdk_section() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("from-file", "FromFile", 2);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let dir = TempDir::new("sdk-file");
+    let file = dir.0.join("targets.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "targets:\n  - name: messaging\n    chime_sdk:\n      app_instance_arns: [\"{arn}\"]\n      describe_ttl: 2h\n"
+        ),
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let exporter = start(&fake, &["--config.file", &file]);
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    assert_eq!(bots(&m, &arn), Some(2.0));
+    // The target names no Chime account: Chime is not called.
+    assert_eq!(fake.requests("ListAccounts", ""), 0);
+    // The file and the flags it covers exclude each other.
+    let out = exporter_command(&dir)
+        .args(["--config.file", &file, "--chime-sdk.region", "eu-west-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chime-sdk.region"));
+}
