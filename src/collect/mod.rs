@@ -34,6 +34,6 @@ pub use capacity::{Capacity, Demand};
 pub use discovery::{Discovery, TargetStatus};
 pub use probe::{Answered, ProbeOutcome, ProbeRefused, ProbeResult, Prober};
 pub use reload::{ReloadError, Reloaded, Reloader};
-pub use sdk::{InstanceView, SdkBot, SdkCache, SdkTarget};
+pub use sdk::{InstanceState, InstanceView, SdkBot, SdkCache, SdkTarget};
 pub use shard::{owner as shard_owner, owns as shard_owns};
 pub use target::{CacheSettings, Target, TargetFactory, Watched};

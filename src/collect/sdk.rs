@@ -99,6 +99,19 @@ pub struct SdkBot {
     described_at: Option<Instant>,
 }
 
+impl SdkBot {
+    /// A bot as listed, with its details if known (for renderers' tests
+    /// and benches; the cache makes its own).
+    pub fn new(arn: &str, name: &str, details: Option<AppInstanceBotDetails>) -> SdkBot {
+        SdkBot {
+            arn: Arc::from(arn),
+            name: name.to_owned(),
+            details: details.map(Arc::new),
+            described_at: None,
+        }
+    }
+}
+
 /// What is exported for one AppInstance.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceState {

@@ -198,3 +198,94 @@ impl SdkRenderer {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AppInstanceBotDetails;
+    use crate::collect::{InstanceState, SdkBot};
+
+    fn views() -> Vec<InstanceView> {
+        let details = AppInstanceBotDetails {
+            name: "Helper".into(),
+            lex_bot_alias_arn: "arn:aws:lex:us-east-1:111122223333:bot-alias/AAAAAAAAAA/BBBBBBBBBB"
+                .into(),
+            locale_id: "en_US".into(),
+            standard_messages: "AUTO".into(),
+            targeted_messages: "ALL".into(),
+            created_seconds: Some(1_650_000_000.0),
+            updated_seconds: None,
+        };
+        vec![InstanceView {
+            arn: Arc::from("arn:aws:chime:us-east-1:111122223333:app-instance/a"),
+            name: Some(Arc::from("Chat")),
+            state: InstanceState {
+                bots: Some(Arc::new(vec![
+                    SdkBot::new(
+                        "arn:aws:chime:us-east-1:111122223333:app-instance/a/bot/1",
+                        "Helper",
+                        Some(details),
+                    ),
+                    SdkBot::new(
+                        "arn:aws:chime:us-east-1:111122223333:app-instance/a/bot/2",
+                        "Undescribed",
+                        None,
+                    ),
+                ])),
+                up: true,
+                last_success_seconds: Some(1_700_000_000.0),
+                ..InstanceState::default()
+            },
+        }]
+    }
+
+    #[test]
+    fn families_are_written_from_the_views_and_names_can_be_left_out() {
+        let mut out = String::new();
+        encode_sdk(&views(), SdkRenderSettings::default(), &mut out);
+        assert_eq!(out.matches("chime_sdk_app_instance_bot_info{").count(), 2);
+        assert!(
+            out.contains(",name=\"Helper\",lex_bot_alias_arn=\"arn:aws:lex:"),
+            "{out}"
+        );
+        assert!(
+            out.contains("name=\"Undescribed\",lex_bot_alias_arn=\"\""),
+            "{out}"
+        );
+        // Only what is known: one created timestamp, no updated one.
+        assert_eq!(
+            out.matches("chime_sdk_app_instance_bot_created_timestamp_seconds{")
+                .count(),
+            1
+        );
+        assert_eq!(
+            out.matches("chime_sdk_app_instance_bot_updated_timestamp_seconds{")
+                .count(),
+            0
+        );
+        assert!(out.contains("chime_sdk_app_instance_bots{app_instance_arn=\"arn:aws:chime:us-east-1:111122223333:app-instance/a\"} 2\n"));
+        for (name, _) in SDK_FAMILIES {
+            assert!(out.contains(&format!("# TYPE {name} gauge\n")), "{name}");
+        }
+
+        let mut out = String::new();
+        encode_sdk(
+            &views(),
+            SdkRenderSettings {
+                drop_bot_names: true,
+            },
+            &mut out,
+        );
+        let bot_lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("chime_sdk_app_instance_bot_info{"))
+            .collect();
+        assert_eq!(bot_lines.len(), 2);
+        assert!(
+            bot_lines.iter().all(|l| !l.contains("name=\"")),
+            "{bot_lines:?}"
+        );
+        // The AppInstance keeps its name.
+        assert!(out.contains("name=\"Chat\""));
+    }
+}
