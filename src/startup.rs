@@ -82,7 +82,7 @@ async fn build_sdk(config: &Config, factory: &TargetFactory) -> Arc<SdkCache> {
     for target in &configs {
         targets.push(SdkTarget::build(target, factory).await);
     }
-    SdkCache::new(targets)
+    SdkCache::new(targets, config.shard)
 }
 
 /// `chime_exporter check`: the report, and its exit status (0 or 1).

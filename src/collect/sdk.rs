@@ -18,7 +18,8 @@
 //! Which AppInstances: the configured ARNs, plus, for a target with
 //! discovery, every one ListAppInstances shows (again every discovery TTL).
 //! ListAppInstances also gives the configured ones their names; where it is
-//! denied they are watched without a name.
+//! denied they are watched without a name. With `--shard.count`, each
+//! exporter keeps its share of the AppInstances (by ARN, as accounts by id).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +34,7 @@ use super::target::{CacheSettings, TargetFactory};
 use crate::api::{
     retry_quota, ApiSettings, AppInstanceBotDetails, ChimeSdkApi, ErrorKind, Priority,
 };
-use crate::config::SdkTargetConfig;
+use crate::config::{SdkTargetConfig, Shard};
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -152,6 +153,8 @@ pub struct SdkCache {
     generation: AtomicU64,
     /// Turns `true` when the first round of discovery set the AppInstances.
     published: watch::Sender<bool>,
+    /// This exporter's share of the AppInstances.
+    shard: Shard,
     /// The Chime cache, told this source's demand on the shared rate limit
     /// (its capacity ratio counts both sources' calls).
     capacity: Mutex<Option<Arc<BotCache>>>,
@@ -168,9 +171,10 @@ impl std::fmt::Debug for SdkCache {
 impl SdkCache {
     /// A cache watching the targets' configured AppInstances at once; the
     /// discovered ones come with [`SdkCache::run_discovery`].
-    pub fn new(targets: Vec<Arc<SdkTarget>>) -> Arc<SdkCache> {
+    pub fn new(targets: Vec<Arc<SdkTarget>>, shard: Shard) -> Arc<SdkCache> {
         let cache = Arc::new(SdkCache {
             targets,
+            shard,
             watched: RwLock::default(),
             states: RwLock::default(),
             schedule: Mutex::default(),
@@ -183,11 +187,15 @@ impl SdkCache {
             .targets
             .iter()
             .flat_map(|t| {
-                t.config.app_instance_arns.iter().map(|a| Watched {
-                    arn: a.shared(),
-                    name: None,
-                    target: Arc::clone(t),
-                })
+                t.config
+                    .app_instance_arns
+                    .iter()
+                    .filter(|a| super::shard::owns(&shard, a.as_str()))
+                    .map(|a| Watched {
+                        arn: a.shared(),
+                        name: None,
+                        target: Arc::clone(t),
+                    })
             })
             .collect();
         cache.set_watched(configured);
@@ -355,8 +363,9 @@ impl SdkCache {
                     .map(|n| Arc::from(*n))
                     .or_else(|| old.get(arn).and_then(|w| w.name.clone()))
             };
+            let shard = self.shard;
             let mut push = |arn: Arc<str>, list: &mut Vec<Watched>| {
-                if seen.insert(Arc::clone(&arn)) {
+                if super::shard::owns(&shard, &arn) && seen.insert(Arc::clone(&arn)) {
                     list.push(Watched {
                         name: name_of(&arn),
                         arn,

@@ -70,7 +70,7 @@ impl Exposition {
         // The SDK families (small: rendered whole, see `super::sdk`) lead
         // the per-scrape piece.
         if let Some(sdk) = &self.sdk {
-            telemetry.push_str(std::str::from_utf8(&sdk.text()).unwrap_or_default());
+            telemetry.push_str(&sdk.text());
         }
         if self.telemetry.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");

@@ -10,8 +10,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-
 use super::text::{write_gauge_descriptor, write_sample, Value};
 use crate::collect::{InstanceView, SdkCache};
 
@@ -162,7 +160,7 @@ pub fn encode_sdk(views: &[InstanceView], settings: SdkRenderSettings, out: &mut
 pub struct SdkRenderer {
     cache: Arc<SdkCache>,
     settings: SdkRenderSettings,
-    last: Mutex<Option<(u64, Bytes)>>,
+    last: Mutex<Option<(u64, Arc<str>)>>,
 }
 
 impl SdkRenderer {
@@ -180,9 +178,9 @@ impl SdkRenderer {
     }
 
     /// The text of the families (empty when the source is off).
-    pub fn text(&self) -> Bytes {
+    pub fn text(&self) -> Arc<str> {
         if !self.cache.is_enabled() {
-            return Bytes::new();
+            return Arc::from("");
         }
         let generation = self.cache.generation();
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
@@ -193,8 +191,8 @@ impl SdkRenderer {
         }
         let mut out = String::with_capacity(4096);
         encode_sdk(&self.cache.views(), self.settings, &mut out);
-        let text = Bytes::from(out);
-        *last = Some((generation, text.clone()));
+        let text: Arc<str> = Arc::from(out);
+        *last = Some((generation, Arc::clone(&text)));
         text
     }
 }

@@ -511,3 +511,48 @@ async fn a_config_file_target_watches_app_instances_with_its_chime_sdk_section()
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("chime-sdk.region"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_app_instances_between_them() {
+    let fake = FakeChime::start().await.unwrap();
+    let arns: Vec<String> = (0..12)
+        .map(|i| {
+            let a = instance(&format!("shard-{i}"), &format!("S{i}"), 1);
+            let arn = a.arn.clone();
+            fake.put_app_instance(a);
+            arn
+        })
+        .collect();
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for index in ["0", "1"] {
+        let exporter = start(
+            &fake,
+            &[
+                "--chime-sdk.discover-app-instances",
+                "--shard.count",
+                "2",
+                "--shard.index",
+                index,
+            ],
+        );
+        let m = exporter
+            .metrics_until(Duration::from_secs(30), "listed", |m| {
+                let n = m.count("chime_sdk_app_instance_up", &[]);
+                n > 0 && m.sum("chime_sdk_app_instance_up", &[]) == n as f64
+            })
+            .await;
+        seen.push(
+            m.samples
+                .iter()
+                .filter(|(n, _, _)| n == "chime_sdk_app_instance_up")
+                .map(|(_, l, _)| l["app_instance_arn"].clone())
+                .collect(),
+        );
+    }
+    let mut all: Vec<String> = seen.concat();
+    all.sort();
+    let mut expected = arns.clone();
+    expected.sort();
+    assert_eq!(all, expected, "each AppInstance in exactly one shard");
+    assert!(seen.iter().all(|s| !s.is_empty()), "{seen:?}");
+}
