@@ -313,25 +313,41 @@ impl SdkCache {
 
     /// Discovery, every discovery TTL (the shortest of the targets'):
     /// ListAppInstances per target, for the names of the configured
-    /// AppInstances and, with discovery, the others.
+    /// AppInstances and, with discovery, the others. A round in which a
+    /// listing failed is tried again after the error backoff, doubling up
+    /// to the discovery TTL (as the Chime source's discovery).
     pub async fn run_discovery(self: Arc<Self>) {
-        if self.targets.is_empty() {
+        let Some(first) = self.targets.first() else {
             return;
-        }
+        };
         let every = self
             .targets
             .iter()
             .map(|t| t.config.discovery_ttl)
             .min()
             .unwrap_or(Duration::from_secs(900));
+        let backoff = CacheSettings {
+            ttl: every,
+            backoff_min: first.settings.backoff_min,
+            backoff_max: every,
+        };
+        let mut failures = 0u32;
         loop {
-            self.discover_once().await;
+            let ok = self.discover_once().await;
             self.published.send_replace(true);
-            tokio::time::sleep(every).await;
+            failures = if ok { 0 } else { failures.saturating_add(1) };
+            let wait = if ok {
+                every
+            } else {
+                backoff.backoff(failures).min(every)
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 
-    async fn discover_once(&self) {
+    /// One round; `false` when a target's listing failed.
+    async fn discover_once(&self) -> bool {
+        let mut ok = true;
         let old: HashMap<Arc<str>, Watched> = self
             .watched()
             .iter()
@@ -343,6 +359,7 @@ impl SdkCache {
             let found = match target.api.list_app_instances().await {
                 Ok(found) => Some(found),
                 Err(err) => {
+                    ok = false;
                     tracing::warn!(
                         target = %target.config.name,
                         error = %err.kind,
@@ -395,6 +412,7 @@ impl SdkCache {
             }
         }
         self.set_watched(list);
+        ok
     }
 
     /// Makes sure every AppInstance is fresh or being refreshed, waiting up

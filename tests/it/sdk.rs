@@ -556,3 +556,51 @@ async fn shards_split_the_app_instances_between_them() {
     assert_eq!(all, expected, "each AppInstance in exactly one shard");
     assert!(seen.iter().all(|s| !s.is_empty()), "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_discovery_round_is_tried_again_after_the_backoff() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("late", "Late", 1);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    // More failures than one round's attempts: the first round fails.
+    fake.add_fault(
+        FaultRule::new(Fault::AwsError {
+            status: 500,
+            code: "ServiceFailureException".into(),
+        })
+        .operation("ListAppInstances")
+        .times(4),
+    );
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.discover-app-instances",
+            "--chime.error-backoff",
+            "500ms",
+            "--chime.timeout",
+            "3s",
+        ],
+    );
+    let started = std::time::Instant::now();
+    exporter
+        .metrics_until(
+            Duration::from_secs(20),
+            "discovered after the backoff",
+            |m| up(m, &arn) == Some(1.0),
+        )
+        .await;
+    // Not a whole discovery TTL (15 min) later.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(fake.requests("ListAppInstances", "") >= 4);
+    let m = exporter.metrics().await;
+    assert!(
+        m.sum(
+            "chime_api_errors_total",
+            &[
+                ("operation", "ListAppInstances"),
+                ("error", "ServiceFailureException")
+            ]
+        ) >= 3.0
+    );
+}
