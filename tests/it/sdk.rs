@@ -302,7 +302,8 @@ async fn details_are_fetched_again_after_the_describe_ttl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttled_instance_keeps_its_data_goes_down_counts_errors_and_recovers() {
+async fn a_throttled_failing_or_garbled_instance_keeps_its_data_goes_down_counts_errors_and_recovers(
+) {
     let fake = FakeChime::start().await.unwrap();
     let victim = instance("victim", "Victim", 51);
     let bystander = instance("bystander", "Bystander", 2);
@@ -338,7 +339,18 @@ async fn a_throttled_instance_keeps_its_data_goes_down_counts_errors_and_recover
             },
             "ServiceFailureException",
         ),
+        // Bad answers are counted and survived as well.
+        (Fault::WrongTypes, "response"),
+        (Fault::EmptyBody, "response"),
+        (Fault::TruncatedJson, "response"),
     ] {
+        let errors = |m: &Metrics| {
+            m.sum(
+                "chime_api_errors_total",
+                &[("operation", "ListAppInstanceBots"), ("error", error)],
+            )
+        };
+        let before = errors(&exporter.metrics().await);
         fake.add_fault(
             FaultRule::new(fault)
                 .account(&varn)
@@ -358,13 +370,7 @@ async fn a_throttled_instance_keeps_its_data_goes_down_counts_errors_and_recover
             51
         );
         assert_eq!(up(&m, &barn), Some(1.0));
-        assert!(
-            m.sum(
-                "chime_api_errors_total",
-                &[("operation", "ListAppInstanceBots"), ("error", error)]
-            ) >= 1.0,
-            "{error} not counted"
-        );
+        assert!(errors(&m) > before, "{error} not counted");
         fake.clear_faults();
         let m = exporter
             .metrics_until(Duration::from_secs(30), "victim recovers", |m| {
