@@ -36,8 +36,8 @@ pub use model::{AccountInfo, Bot, BotRecord};
 pub use operation::{operation_of, percent_decode, Operation};
 pub use retry::{retry_quota, MAX_ATTEMPTS};
 pub use sdk::{
-    AppInstance, AppInstanceBotDetails, AppInstanceBotSummary, ChimeSdkApi, SDK_MAX_PAGES,
-    SDK_PAGE_SIZE,
+    resolve_region, AppInstance, AppInstanceBotDetails, AppInstanceBotSummary, ChimeSdkApi,
+    SDK_MAX_PAGES, SDK_PAGE_SIZE,
 };
 pub use telemetry::{AccountCalls, ApiFamilies, ApiMetrics, CallTable};
 pub use trace::{traced, Attempt};

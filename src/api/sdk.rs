@@ -69,6 +69,19 @@ pub struct AppInstanceBotDetails {
     pub updated_seconds: Option<f64>,
 }
 
+/// The region the SDK's default chain resolves (`AWS_REGION`,
+/// `AWS_DEFAULT_REGION`, the profile, the instance's metadata), or
+/// `fallback` when it finds none.
+pub async fn resolve_region(fallback: &str) -> String {
+    aws_config::default_provider::region::DefaultRegionChain::builder()
+        .build()
+        .region()
+        .await
+        .map(|r| r.as_ref().to_owned())
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
 /// A Chime SDK Identity client (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct ChimeSdkApi {

@@ -62,8 +62,14 @@ impl SdkTarget {
             .static_credentials
             .as_ref()
             .and(factory.endpoint_url.clone());
+        let region = if config.resolve_region {
+            crate::api::resolve_region(&config.region).await
+        } else {
+            config.region.clone()
+        };
+        tracing::info!(sdk_target = %config.name, region = %region, "Chime SDK Identity region");
         let settings = ApiSettings {
-            region: config.region.clone(),
+            region,
             endpoint_url,
             max_results: crate::api::SDK_PAGE_SIZE,
             timeout: factory.timeout,
@@ -361,7 +367,7 @@ impl SdkCache {
                 Err(err) => {
                     ok = false;
                     tracing::warn!(
-                        target = %target.config.name,
+                        sdk_target = %target.config.name,
                         error = %err.kind,
                         detail = %err.message,
                         "ListAppInstances failed; configured AppInstances stay watched, discovered ones keep the last round's"

@@ -322,6 +322,7 @@ pub fn parse_all(
             sdk_targets.push(SdkTargetConfig {
                 name: t.name.clone(),
                 region: sdk.region.clone().unwrap_or_else(|| region.clone()),
+                resolve_region: false,
                 role_arn: t.role_arn.clone(),
                 external_id: t.external_id.clone(),
                 app_instance_arns: sdk.app_instance_arns.clone(),

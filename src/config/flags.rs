@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
+use super::sdk::{parse_app_instance_arns, SdkTargetConfig};
 use super::settings::{
     Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard, WebSettings,
 };
@@ -331,7 +331,7 @@ pub struct Cli {
     pub sdk_discover: bool,
 
     /// AWS region of the Chime SDK Identity API (default: the SDK's
-    /// resolution, else --chime.region).
+    /// resolution, else the first ARN's region, else --chime.region).
     #[arg(
         long = "chime-sdk.region",
         env = "CHIME_EXPORTER_SDK_REGION",
@@ -491,8 +491,12 @@ impl Cli {
                 external_id: None,
                 region: match &self.sdk_region {
                     Some(r) => r.trim().to_owned(),
-                    None => sdk_default_region(&sdk_arns, self.region.trim()),
+                    None => sdk_arns
+                        .first()
+                        .map(|a| a.region().to_owned())
+                        .unwrap_or_else(|| self.region.trim().to_owned()),
                 },
+                resolve_region: self.sdk_region.is_none(),
                 app_instance_arns: sdk_arns,
                 discover: self.sdk_discover,
                 cache_ttl: self.cache_ttl,
@@ -590,18 +594,6 @@ pub fn parse_shard_index(s: &str) -> Result<u32, String> {
     digits.parse::<u32>().map_err(|_| {
         format!("'{s}' is neither a shard number nor a name ending in -N (a StatefulSet pod's)")
     })
-}
-
-/// The region of the Chime SDK client when `--chime-sdk.region` is not
-/// given: AWS_REGION / AWS_DEFAULT_REGION (the SDK's resolution from the
-/// environment), else the region of the first AppInstance ARN, else
-/// `--chime.region`.
-fn sdk_default_region(arns: &[AppInstanceArn], chime_region: &str) -> String {
-    ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .or_else(|| arns.first().map(|a| a.region().to_owned()))
-        .unwrap_or_else(|| chime_region.to_owned())
 }
 
 #[cfg(test)]

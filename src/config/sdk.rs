@@ -80,8 +80,14 @@ impl fmt::Debug for AppInstanceArn {
 #[derive(Clone, PartialEq)]
 pub struct SdkTargetConfig {
     pub name: String,
-    /// The region the SDK client calls and signs for.
+    /// The region the SDK client calls and signs for; with
+    /// `resolve_region`, only the fallback.
     pub region: String,
+    /// No region was given (`--chime-sdk.region` absent): the SDK's own
+    /// resolution (`AWS_REGION`, the profile, the instance's) decides, and
+    /// `region` (the first ARN's region, else `--chime.region`) applies only
+    /// when it finds none.
+    pub resolve_region: bool,
     /// The role assumed (a config file target's `role_arn`).
     pub role_arn: Option<String>,
     /// With `role_arn`; a shared secret, never printed.
@@ -105,6 +111,7 @@ impl fmt::Debug for SdkTargetConfig {
         f.debug_struct("SdkTargetConfig")
             .field("name", &self.name)
             .field("region", &self.region)
+            .field("resolve_region", &self.resolve_region)
             .field("role_arn", &self.role_arn)
             .field(
                 "external_id",

@@ -124,6 +124,7 @@ impl Config {
             name: "demo".to_owned(),
             // The demo's API, like Chime's, is signed for us-east-1.
             region: "us-east-1".to_owned(),
+            resolve_region: false,
             role_arn: None,
             external_id: None,
             app_instance_arns: Vec::new(),

@@ -610,3 +610,33 @@ async fn a_failed_discovery_round_is_tried_again_after_the_backoff() {
         ) >= 3.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_region_flag_the_sdk_resolves_the_region_and_signs_for_it() {
+    let fake = FakeChime::start().await.unwrap();
+    fake.set_signing_region("eu-west-1");
+    let a = instance("regional", "Regional", 1);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let url = fake.url();
+    let exporter = Exporter::start_with(
+        &[
+            "--chime.endpoint-url",
+            &url,
+            "--chime-sdk.app-instance-arn",
+            &arn,
+        ],
+        |cmd| {
+            cmd.env("AWS_ENDPOINT_URL_CHIME_SDK_IDENTITY", &url)
+                .env("AWS_REGION", "eu-west-1");
+        },
+    );
+    // Signed for AWS_REGION (the SDK's resolution), not the ARN's us-east-1:
+    // the fake answers 403 to any other scope.
+    exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    assert!(exporter.output().contains("region=eu-west-1"));
+}
