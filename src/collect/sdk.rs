@@ -15,6 +15,11 @@
 //! per bot against one list call per 50 bots. A bot gone from the list is
 //! gone from the state (and so from /metrics).
 //!
+//! Refreshes are spawned one per due AppInstance, without the Chime cache's
+//! bounded queue of waiting fetches: AppInstances are few (a service quota
+//! of 100 per AWS account and region), and each refresh waits for the
+//! shared limits like any call.
+//!
 //! Which AppInstances: the configured ARNs, plus, for a target with
 //! discovery, every one ListAppInstances shows (again every discovery TTL).
 //! ListAppInstances also gives the configured ones their names; where it is
