@@ -10,7 +10,11 @@
 //! listed account when none is configured). One row per target and step;
 //! for a refusal, the IAM action that is missing. Exit status 0 when every
 //! step worked, 1 when one failed (missing credentials are a failed step,
-//! not an invalid configuration). The API limits and `--chime.timeout`
+//! not an invalid configuration). For the Chime SDK source, per target:
+//! ListAppInstances, ListAppInstanceBots (one page) for each configured
+//! AppInstance (the first listed when none is), and DescribeAppInstanceBot
+//! for the first bot found. A Chime target with nothing to watch (only the
+//! Chime SDK source was asked for) is not checked. The API limits and `--chime.timeout`
 //! apply, and the whole check stops after [`CHECK_LIMIT`].
 
 use std::sync::{Arc, Mutex};
@@ -19,7 +23,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::api::{ApiError, ApiLimits, ApiMetrics, ErrorKind};
-use crate::collect::{Target, TargetFactory};
+use crate::collect::{SdkTarget, Target, TargetFactory};
 use crate::config::Config;
 
 /// The longest a check runs, whatever the number of targets and accounts.
@@ -235,6 +239,60 @@ async fn check_target(target: Arc<Target>, steps: Steps) {
     }
 }
 
+/// Checks one Chime SDK target: the three operations it calls.
+async fn check_sdk_target(target: Arc<SdkTarget>, steps: Steps) {
+    let api = &target.api;
+    let configured: Vec<String> = target
+        .config
+        .app_instance_arns
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let listed = api.list_app_instances().await;
+    let first_listed = match listed {
+        Ok(found) => {
+            steps.push(
+                "ListAppInstances",
+                None,
+                Ok(format!("{} AppInstance(s)", found.len())),
+            );
+            found.into_iter().next().map(|a| a.arn)
+        }
+        Err(err) => {
+            steps.push(
+                "ListAppInstances",
+                None,
+                Err((err, "chime:ListAppInstances")),
+            );
+            None
+        }
+    };
+    let instances: Vec<String> = if configured.is_empty() {
+        first_listed.into_iter().collect()
+    } else {
+        configured
+    };
+    let mut first_bot: Option<String> = None;
+    for arn in &instances {
+        let result = api.list_app_instance_bots_page(arn).await;
+        let result = result
+            .map(|(n, first)| {
+                first_bot = first_bot.take().or(first);
+                format!("{n} bot(s) on the first page")
+            })
+            .map_err(|e| (e, "chime:ListAppInstanceBots"));
+        steps.push("ListAppInstanceBots", Some(arn), result);
+    }
+    if let Some(bot) = first_bot {
+        let result = api
+            .describe_app_instance_bot(&bot, crate::api::Priority::First)
+            .await
+            .map(|d| format!("Lex locale {}", d.locale_id))
+            .map_err(|e| (e, "chime:DescribeAppInstanceBot"));
+        steps.push("DescribeAppInstanceBot", Some(&bot), result);
+    }
+}
+
 /// Runs the check for `config`; `endpoint` and `static_credentials` are the
 /// demo's when `--demo` is given.
 pub async fn run(
@@ -254,13 +312,27 @@ pub async fn run(
     };
     let rows = Arc::new(Mutex::new(Vec::new()));
     let targets = factory.build_all(&config.targets).await;
+    let mut sdk_targets = Vec::new();
+    for target in config.effective_sdk_targets() {
+        sdk_targets.push(SdkTarget::build(&target, &factory).await);
+    }
     let all = async {
         for target in targets {
+            if !target.config.discover && target.config.account_ids.is_empty() {
+                continue;
+            }
             let steps = Steps {
                 rows: Arc::clone(&rows),
                 target: target.config.name.clone(),
             };
             check_target(target, steps).await;
+        }
+        for target in sdk_targets {
+            let steps = Steps {
+                rows: Arc::clone(&rows),
+                target: format!("chime-sdk/{}", target.config.name),
+            };
+            check_sdk_target(target, steps).await;
         }
     };
     let finished = tokio::time::timeout(CHECK_LIMIT, all).await.is_ok();

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use crate::api::{ApiLimits, ApiMetrics};
-use crate::collect::{BotCache, Discovery, Prober, Reloader, TargetFactory};
+use crate::collect::{BotCache, Discovery, Prober, Reloader, SdkCache, SdkTarget, TargetFactory};
 use crate::config::{Config, DemoSettings};
-use crate::expose::{Exposition, Sources, StatusSources, Telemetry};
+use crate::expose::{
+    Exposition, SdkRenderSettings, SdkRenderer, Sources, StatusSources, Telemetry,
+};
 use crate::fake::{Demo, DemoOptions};
 use crate::http::{ListenError, Listeners, State};
 use crate::version as build;
@@ -63,6 +65,18 @@ fn demo_options(settings: &DemoSettings) -> DemoOptions {
         throttle_ratio: settings.throttle_ratio,
         ..DemoOptions::default()
     }
+}
+
+/// The Chime SDK source: its targets' clients (through the same limits
+/// and counters as Chime's) and its cache; empty when the source is off.
+/// With `--demo`, its client goes to the embedded fake as Chime's does.
+async fn build_sdk(config: &Config, factory: &TargetFactory) -> Arc<SdkCache> {
+    let configs = config.effective_sdk_targets();
+    let mut targets = Vec::with_capacity(configs.len());
+    for target in &configs {
+        targets.push(SdkTarget::build(target, factory).await);
+    }
+    SdkCache::new(targets, config.shard)
 }
 
 /// `chime_exporter check`: the report, and its exit status (0 or 1).
@@ -121,11 +135,14 @@ pub async fn run(
     #[cfg(unix)]
     let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let targets = factory.build_all(&config.targets).await;
+    let sdk_cache = build_sdk(&config, &factory).await;
+    tokio::spawn(Arc::clone(&sdk_cache).run_discovery());
     let cache = BotCache::new(
         Arc::clone(&api_metrics),
         config.rate_limit,
         config.concurrency,
     );
+    sdk_cache.report_demand_to(Arc::clone(&cache));
     let discovery = Discovery::new(Arc::clone(&cache), targets, config.shard);
     let listener = if config.web.systemd_socket {
         Listeners::from_systemd()?
@@ -162,12 +179,18 @@ pub async fn run(
         config: reloader.status(),
         web_config: config.web.config.status(),
         shard: config.shard,
+        sdk: Some(Arc::clone(&sdk_cache)),
     };
     let telemetry = Telemetry::new(&api_metrics, cache.stats(), config.shard, sources);
     let http_requests = telemetry.http_requests();
     let state = Arc::new(State::new(
         Arc::clone(&cache),
-        Exposition::new(cache, telemetry, with_aws, config.collectors),
+        Exposition::new(cache, telemetry, with_aws, config.collectors).with_sdk(SdkRenderer::new(
+            sdk_cache,
+            SdkRenderSettings {
+                drop_bot_names: !config.collectors.display_names,
+            },
+        )),
         Prober::new(discovery, config.probe),
         Arc::clone(&reloader),
         config.web.clone(),

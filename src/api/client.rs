@@ -95,35 +95,18 @@ impl std::fmt::Debug for ApiSettings {
     }
 }
 
-/// A Chime API client with pagination, retry classification and metrics.
-#[derive(Debug, Clone)]
-pub struct ChimeApi {
-    client: aws_sdk_chime::Client,
-    /// STS with the same credentials, for `check` (who am I?).
-    sts: aws_sdk_sts::Client,
-    metrics: Arc<ApiMetrics>,
-    limits: ApiLimits,
-    max_results: i32,
-    /// The credentials provider of both clients.
-    credentials: Option<SharedCredentialsProvider>,
-    /// The role assumed, if one is; see [`ChimeApi::credential_source`].
-    assumed_role: Option<String>,
-    /// Static (demo) credentials.
-    static_credentials: bool,
+/// What every SDK client of one target shares (the Chime client here, the
+/// Chime SDK Identity client in [`super::sdk`]): aws-config's loaded
+/// configuration with the timeouts and retries, the target's retry
+/// partition and quota, and its credentials (the assumed role's, if any).
+pub(crate) struct SharedParts {
+    pub shared: aws_config::SdkConfig,
+    pub partition: aws_smithy_runtime::client::retries::RetryPartition,
+    pub credentials: Option<SharedCredentialsProvider>,
 }
 
-impl ChimeApi {
-    /// Builds the SDK client from aws-config's default chain (credentials,
-    /// `AWS_ENDPOINT_URL_CHIME`/`AWS_ENDPOINT_URL`, profiles), with the
-    /// region, endpoint override and timeout given.
-    /// `limits` is shared by every client of the process, so that all API
-    /// calls, whatever their target, go through one concurrency and one
-    /// rate limit.
-    pub async fn connect(
-        settings: &ApiSettings,
-        limits: &ApiLimits,
-        metrics: Arc<ApiMetrics>,
-    ) -> ChimeApi {
+impl SharedParts {
+    pub async fn load(settings: &ApiSettings) -> SharedParts {
         let timeouts = TimeoutConfig::builder()
             .operation_timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
@@ -156,16 +139,6 @@ impl ChimeApi {
                 .build(),
         )
         .build();
-        // `--chime.region` stays the region of the credential providers
-        // (STS for assumed roles); Chime itself is signed for us-east-1.
-        let mut builder = aws_sdk_chime::config::Builder::from(&shared)
-            .region(Region::new(SIGNING_REGION))
-            .retry_partition(partition);
-        // The endpoint override is Chime's alone: STS (for role_arn) keeps
-        // its own endpoint (or AWS_ENDPOINT_URL_STS).
-        if let Some(url) = &settings.endpoint_url {
-            builder = builder.endpoint_url(url.clone());
-        }
         let mut credentials = shared.credentials_provider();
         if let Some(role_arn) = &settings.role_arn {
             // aws-config's assume-role provider caches the credentials and
@@ -176,10 +149,61 @@ impl ChimeApi {
             if let Some(external_id) = &settings.external_id {
                 provider = provider.external_id(external_id.clone());
             }
-            let provider = SharedCredentialsProvider::new(provider.build().await);
-            builder.set_credentials_provider(Some(provider.clone()));
-            credentials = Some(provider);
+            credentials = Some(SharedCredentialsProvider::new(provider.build().await));
         }
+        SharedParts {
+            shared,
+            partition,
+            credentials,
+        }
+    }
+}
+
+/// A Chime API client with pagination, retry classification and metrics.
+#[derive(Debug, Clone)]
+pub struct ChimeApi {
+    client: aws_sdk_chime::Client,
+    /// STS with the same credentials, for `check` (who am I?).
+    sts: aws_sdk_sts::Client,
+    metrics: Arc<ApiMetrics>,
+    limits: ApiLimits,
+    max_results: i32,
+    /// The credentials provider of both clients.
+    credentials: Option<SharedCredentialsProvider>,
+    /// The role assumed, if one is; see [`ChimeApi::credential_source`].
+    assumed_role: Option<String>,
+    /// Static (demo) credentials.
+    static_credentials: bool,
+}
+
+impl ChimeApi {
+    /// Builds the SDK client from aws-config's default chain (credentials,
+    /// `AWS_ENDPOINT_URL_CHIME`/`AWS_ENDPOINT_URL`, profiles), with the
+    /// region, endpoint override and timeout given.
+    /// `limits` is shared by every client of the process, so that all API
+    /// calls, whatever their target, go through one concurrency and one
+    /// rate limit.
+    pub async fn connect(
+        settings: &ApiSettings,
+        limits: &ApiLimits,
+        metrics: Arc<ApiMetrics>,
+    ) -> ChimeApi {
+        let parts = SharedParts::load(settings).await;
+        // `--chime.region` stays the region of the credential providers
+        // (STS for assumed roles); Chime itself is signed for us-east-1.
+        let mut builder = aws_sdk_chime::config::Builder::from(&parts.shared)
+            .region(Region::new(SIGNING_REGION))
+            .retry_partition(parts.partition.clone());
+        // The endpoint override is Chime's alone: STS (for role_arn) keeps
+        // its own endpoint (or AWS_ENDPOINT_URL_STS).
+        if let Some(url) = &settings.endpoint_url {
+            builder = builder.endpoint_url(url.clone());
+        }
+        let credentials = parts.credentials.clone();
+        if settings.role_arn.is_some() {
+            builder.set_credentials_provider(credentials.clone());
+        }
+        let shared = parts.shared;
         // aws-config leaves the HTTP client to the SDK's runtime plugin;
         // take the same default explicitly so it can be wrapped.
         let inner = shared.http_client().unwrap_or_else(default_https_client);

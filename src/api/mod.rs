@@ -13,6 +13,8 @@
 //! * [`retry`]: attempts per operation and the retry quota;
 //! * [`operation`]: which operation and account a request is, from its path;
 //! * [`telemetry`]: the counters of the calls ([`ApiMetrics`]);
+//! * [`sdk`]: [`ChimeSdkApi`], the second source (Chime SDK Identity:
+//!   AppInstances and their bots), through the same limits and counters;
 //! * [`trace`]: the attempts of one piece of work, for `debug=true` probes.
 
 mod client;
@@ -23,6 +25,7 @@ mod model;
 mod operation;
 mod paginate;
 mod retry;
+mod sdk;
 mod telemetry;
 mod trace;
 
@@ -32,5 +35,9 @@ pub use limits::{ApiLimits, Priority, Slot};
 pub use model::{AccountInfo, Bot, BotRecord};
 pub use operation::{operation_of, percent_decode, Operation};
 pub use retry::{retry_quota, MAX_ATTEMPTS};
+pub use sdk::{
+    resolve_region, AppInstance, AppInstanceBotDetails, AppInstanceBotSummary, ChimeSdkApi,
+    SDK_MAX_PAGES, SDK_PAGE_SIZE,
+};
 pub use telemetry::{AccountCalls, ApiFamilies, ApiMetrics, CallTable};
 pub use trace::{traced, Attempt};

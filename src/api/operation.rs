@@ -13,16 +13,23 @@ pub enum Operation {
     GetBot,
     ListAccounts,
     GetAccount,
+    /// Chime SDK Identity (the second source, see `super::sdk`).
+    ListAppInstances,
+    ListAppInstanceBots,
+    DescribeAppInstanceBot,
     Other,
 }
 
 impl Operation {
     /// Every value, in the order the README lists them.
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 8] = [
         Operation::ListBots,
         Operation::GetBot,
         Operation::ListAccounts,
         Operation::GetAccount,
+        Operation::ListAppInstances,
+        Operation::ListAppInstanceBots,
+        Operation::DescribeAppInstanceBot,
         Operation::Other,
     ];
 
@@ -32,6 +39,9 @@ impl Operation {
             Operation::GetBot => "GetBot",
             Operation::ListAccounts => "ListAccounts",
             Operation::GetAccount => "GetAccount",
+            Operation::ListAppInstances => "ListAppInstances",
+            Operation::ListAppInstanceBots => "ListAppInstanceBots",
+            Operation::DescribeAppInstanceBot => "DescribeAppInstanceBot",
             Operation::Other => "other",
         }
     }
@@ -53,7 +63,10 @@ impl fmt::Display for Operation {
 }
 
 /// The operation and account of a Chime request, from its URI (with or
-/// without scheme and host); the account is empty for ListAccounts.
+/// without scheme and host); the account is empty for ListAccounts and for
+/// the Chime SDK's operations, which have no Chime account: their calls are
+/// counted under an empty `account_id` (a bounded label; an AppInstance's
+/// own health is `chime_sdk_app_instance_up`).
 pub fn operation_of(uri: &str) -> (Operation, String) {
     let path = match uri.find("://") {
         Some(i) => {
@@ -69,6 +82,9 @@ pub fn operation_of(uri: &str) -> (Operation, String) {
         ["accounts", id] => (Operation::GetAccount, percent_decode(id)),
         ["accounts", id, "bots"] => (Operation::ListBots, percent_decode(id)),
         ["accounts", id, "bots", _] => (Operation::GetBot, percent_decode(id)),
+        ["app-instances"] => (Operation::ListAppInstances, String::new()),
+        ["app-instance-bots"] => (Operation::ListAppInstanceBots, String::new()),
+        ["app-instance-bots", _] => (Operation::DescribeAppInstanceBot, String::new()),
         _ => (Operation::Other, String::new()),
     }
 }
@@ -125,6 +141,18 @@ mod tests {
         assert_eq!(operation_of("/accounts/a").0, Operation::GetAccount);
         assert_eq!(operation_of("/accounts?name=x").0, Operation::ListAccounts);
         assert_eq!(operation_of("/elsewhere").0, Operation::Other);
+        assert_eq!(
+            operation_of("/app-instances?max-results=50").0,
+            Operation::ListAppInstances
+        );
+        assert_eq!(
+            operation_of("http://h/app-instance-bots?app-instance-arn=arn%3Aaws").0,
+            Operation::ListAppInstanceBots
+        );
+        assert_eq!(
+            operation_of("/app-instance-bots/arn%3Aaws%3Achime"),
+            (Operation::DescribeAppInstanceBot, String::new())
+        );
         assert_eq!(account("/"), "");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%41%"), "A%");

@@ -22,7 +22,7 @@
 //! they serve the last snapshot while one refresh runs in the background
 //! (stale-while-revalidate).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,6 +38,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use super::bots::{BotList, BotListBuilder};
 use super::capacity::{Capacity, Demand};
+use super::schedule::Schedule;
 use super::target::{Target, Watched};
 use crate::api::{AccountInfo, ApiMetrics, ErrorKind, Priority};
 
@@ -106,40 +107,6 @@ struct RefreshQueue {
     first: std::collections::VecDeque<(String, watch::Sender<bool>)>,
     refreshes: std::collections::VecDeque<(String, watch::Sender<bool>)>,
     running: usize,
-}
-
-/// When each account is due to be fetched again, in order of time.
-#[derive(Debug, Default)]
-struct Schedule {
-    by_time: BTreeSet<(Instant, Arc<str>)>,
-    at: HashMap<Arc<str>, Instant>,
-}
-
-impl Schedule {
-    fn set(&mut self, account: Arc<str>, at: Instant) {
-        if let Some(old) = self.at.insert(Arc::clone(&account), at) {
-            self.by_time.remove(&(old, Arc::clone(&account)));
-        }
-        self.by_time.insert((at, account));
-    }
-
-    fn remove(&mut self, account: &str) {
-        if let Some((key, at)) = self.at.remove_entry(account) {
-            self.by_time.remove(&(at, key));
-        }
-    }
-
-    /// The accounts due at `now`.
-    fn due(&self, now: Instant) -> impl Iterator<Item = &Arc<str>> {
-        self.by_time
-            .iter()
-            .take_while(move |(at, _)| *at <= now)
-            .map(|(_, account)| account)
-    }
-
-    fn is_due(&self, account: &str, now: Instant) -> bool {
-        self.at.get(account).is_none_or(|at| *at <= now)
-    }
 }
 
 /// The watched accounts, in exposition order, with an index by id.
@@ -216,6 +183,9 @@ pub struct BotCache {
     demand: AtomicU64,
     /// The capacity as of a `demand` (it is read at every scrape).
     capacity: Mutex<Option<(u64, Capacity)>>,
+    /// Calls per second other sources need of the same rate limit (the
+    /// Chime SDK source's listings, see [`BotCache::set_other_demand`]).
+    other_demand: Mutex<f64>,
 }
 
 impl std::fmt::Debug for BotCache {
@@ -253,6 +223,7 @@ impl BotCache {
             rate_limit,
             demand: AtomicU64::new(0),
             capacity: Mutex::new(None),
+            other_demand: Mutex::new(0.0),
         })
     }
 
@@ -278,6 +249,17 @@ impl BotCache {
         capacity
     }
 
+    /// Sets the calls per second the other sources need of the same rate
+    /// limit (the Chime SDK source's lists and discovery), so that the
+    /// capacity ratio counts every call the limit must carry.
+    pub fn set_other_demand(&self, per_second: f64) {
+        let mut other = self.other_demand.lock().unwrap_or_else(|e| e.into_inner());
+        if (*other - per_second).abs() > 1e-12 {
+            *other = per_second;
+            self.demand.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     fn compute_capacity(&self) -> Capacity {
         let watched = self.accounts();
         let states = self.states.read().unwrap_or_else(|e| e.into_inner());
@@ -296,7 +278,8 @@ impl BotCache {
                 discovery_ttl: config.discovery_ttl,
             }
         });
-        Capacity::of(demands, self.rate_limit)
+        let other = *self.other_demand.lock().unwrap_or_else(|e| e.into_inner());
+        Capacity::of(demands, self.rate_limit).with_other(other)
     }
 
     /// API requests made for `account_id` (0 for an account not watched).
@@ -339,7 +322,7 @@ impl BotCache {
             // A new account is due at once.
             let now = Instant::now();
             for a in &accounts {
-                if !schedule.at.contains_key(&*a.account_id) {
+                if !schedule.contains(&a.account_id) {
                     schedule.set(Arc::clone(&a.account_id), now);
                 }
             }

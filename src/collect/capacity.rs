@@ -1,7 +1,9 @@
 //! Whether `--chime.rate-limit` can keep every account fresh: the API calls
 //! the watched accounts need per second (each account's ListBots pages once
 //! per its cache TTL, each target's ListAccounts pages once per discovery
-//! TTL) against the calls the rate limit allows.
+//! TTL, and the Chime SDK source's ListAppInstanceBots pages per cache TTL
+//! and ListAppInstances per discovery TTL) against the calls the rate limit
+//! allows.
 //!
 //! Above 1 the exporter cannot keep up: refreshes then come late, evenly
 //! (oldest first), and `chime_account_last_success_timestamp_seconds` shows
@@ -65,6 +67,14 @@ impl Capacity {
             ratio: needed / allowed,
             cache_ttl_seconds: longest_ttl,
         }
+    }
+
+    /// The same, with `per_second` more calls needed by another source of
+    /// the same rate limit (the Chime SDK source).
+    pub fn with_other(mut self, per_second: f64) -> Self {
+        self.needed_per_second += per_second.max(0.0);
+        self.ratio = self.needed_per_second / self.allowed_per_second;
+        self
     }
 
     /// Whether the rate limit keeps every account within its TTL.

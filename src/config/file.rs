@@ -14,7 +14,18 @@
 //!     account_ids: ["3a7b...", "91c0..."]   # and/or:
 //!     discover: true        # ListAccounts in this target's AWS account
 //!     account_name_prefix: Eng
+//!     chime_sdk:            # optional: the Chime SDK source, with the same credentials
+//!       app_instance_arns: ["arn:aws:chime:us-east-1:111111111111:app-instance/..."]
+//!       discover_app_instances: true
+//!       region: us-east-1   # default: the target's region
+//!       describe_ttl: 1h    # default: --chime-sdk.describe-ttl
 //! ```
+//!
+//! A target with `chime_sdk` and no `account_ids` does not discover Chime
+//! accounts unless it says `discover: true` (the Chime service has ended;
+//! a target for AppInstanceBots alone should not call it). The `chime_sdk`
+//! sections are read at start: a reload leaves the AppInstances as they
+//! were.
 //!
 //! Every key of `defaults` may also be set on a target; what neither says
 //! takes the default of the matching `--chime.*` flag ([`TargetDefaults`]).
@@ -25,6 +36,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
 use super::target::{parse_account_ids, AccountId, TargetConfig, TargetDefaults};
 use super::values::parse_positive_duration;
 
@@ -103,6 +115,30 @@ fn name_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
     Ok(Some(prefix))
 }
 
+fn app_instance_arns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AppInstanceArn>, D::Error> {
+    let arns = Vec::<String>::deserialize(d)?;
+    parse_app_instance_arns(arns.iter().map(String::as_str))
+        .map_err(|e| serde::de::Error::custom(format!("app_instance_arns: {e}")))
+}
+
+fn describe_ttl<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration("describe_ttl", &String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// A target's `chime_sdk` section (the `--chime-sdk.*` flags' keys).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SdkSection {
+    #[serde(default, deserialize_with = "app_instance_arns")]
+    app_instance_arns: Vec<AppInstanceArn>,
+    #[serde(default)]
+    discover_app_instances: bool,
+    #[serde(default, deserialize_with = "opt_non_empty")]
+    region: Option<String>,
+    #[serde(default, deserialize_with = "describe_ttl")]
+    describe_ttl: Option<Duration>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
@@ -143,6 +179,8 @@ struct Target {
     discovery_ttl: Option<Duration>,
     #[serde(default, deserialize_with = "max_results")]
     max_results: Option<i32>,
+    #[serde(default)]
+    chime_sdk: Option<SdkSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +191,13 @@ struct File {
     targets: Vec<Target>,
 }
 
-const FIELDS: [&str; 11] = [
+/// Field names, the nested ones (`chime_sdk`'s) first: an error inside
+/// `chime_sdk` names both, and the inner one is the line to point at.
+const FIELDS: [&str; 15] = [
+    "app_instance_arns",
+    "discover_app_instances",
+    "describe_ttl",
+    "chime_sdk",
     "name",
     "role_arn",
     "external_id",
@@ -217,11 +261,24 @@ pub fn parse(
     text: &str,
     defaults: &TargetDefaults,
 ) -> Result<Vec<TargetConfig>, ConfigFileError> {
+    parse_all(path, text, defaults, Duration::from_secs(3600)).map(|(chime, _)| chime)
+}
+
+/// Parses the file's text into the Chime targets and the Chime SDK targets
+/// (from the targets' `chime_sdk` sections; `describe_ttl` is the flag's
+/// value, for sections that do not say).
+pub fn parse_all(
+    path: &Path,
+    text: &str,
+    defaults: &TargetDefaults,
+    describe_ttl: Duration,
+) -> Result<(Vec<TargetConfig>, Vec<SdkTargetConfig>), ConfigFileError> {
     let fail = |problem: String| ConfigFileError {
         path: path.display().to_string(),
         problem,
     };
     let file: File = serde_norway::from_str(text).map_err(|e| fail(locate(text, &e)))?;
+    let mut sdk_targets = Vec::new();
     if file.targets.is_empty() {
         return Err(fail("targets: at least one target is required".into()));
     }
@@ -246,8 +303,40 @@ pub fn parse(
             )));
         }
         let d = &file.defaults;
+        let region = t
+            .region
+            .clone()
+            .or_else(|| d.region.clone())
+            .unwrap_or_else(|| defaults.region.clone());
+        let cache_ttl = t.cache_ttl.or(d.cache_ttl).unwrap_or(defaults.cache_ttl);
+        let discovery_ttl = t
+            .discovery_ttl
+            .or(d.discovery_ttl)
+            .unwrap_or(defaults.discovery_ttl);
+        if let Some(sdk) = &t.chime_sdk {
+            if sdk.app_instance_arns.is_empty() && !sdk.discover_app_instances {
+                return Err(fail(format!(
+                    "{} names no app_instance_arns and does not discover_app_instances",
+                    at("chime_sdk")
+                )));
+            }
+            sdk_targets.push(SdkTargetConfig {
+                name: t.name.clone(),
+                region: sdk.region.clone().unwrap_or_else(|| region.clone()),
+                resolve_region: false,
+                role_arn: t.role_arn.clone(),
+                external_id: t.external_id.clone(),
+                app_instance_arns: sdk.app_instance_arns.clone(),
+                discover: sdk.discover_app_instances,
+                cache_ttl,
+                describe_ttl: sdk.describe_ttl.unwrap_or(describe_ttl),
+                discovery_ttl,
+            });
+        }
         out.push(TargetConfig {
-            discover: t.discover.unwrap_or(t.account_ids.is_empty()),
+            discover: t
+                .discover
+                .unwrap_or(t.account_ids.is_empty() && t.chime_sdk.is_none()),
             name: t.name.clone(),
             region: t
                 .region
@@ -269,7 +358,20 @@ pub fn parse(
                 .unwrap_or(defaults.max_results),
         });
     }
-    Ok(out)
+    Ok((out, sdk_targets))
+}
+
+/// Reads and parses the file (both sources' targets).
+pub fn load_all(
+    path: &Path,
+    defaults: &TargetDefaults,
+    describe_ttl: Duration,
+) -> Result<(Vec<TargetConfig>, Vec<SdkTargetConfig>), ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+        path: path.display().to_string(),
+        problem: format!("cannot read: {e}"),
+    })?;
+    parse_all(path, &text, defaults, describe_ttl)
 }
 
 /// Reads and parses the file.
@@ -315,6 +417,34 @@ mod tests {
     }
 
     #[test]
+    fn chime_sdk_sections_make_sdk_targets_with_the_targets_credentials() {
+        let text = "defaults:\n  region: eu-west-1\ntargets:\n  - name: msg\n    role_arn: arn:aws:iam::111111111111:role/r\n    chime_sdk:\n      app_instance_arns: [\"arn:aws:chime:us-east-1:111111111111:app-instance/a-1\"]\n      describe_ttl: 2h\n  - name: both\n    account_ids: [x]\n    chime_sdk:\n      discover_app_instances: true\n      region: us-east-1\n";
+        let (chime, sdk) = parse_all(
+            Path::new("chime.yml"),
+            text,
+            &defaults(),
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        assert_eq!(chime.len(), 2);
+        assert!(
+            !chime[0].discover,
+            "an SDK-only target does not discover Chime accounts"
+        );
+        assert_eq!(sdk.len(), 2);
+        assert_eq!(sdk[0].region, "eu-west-1");
+        assert_eq!(
+            sdk[0].role_arn.as_deref(),
+            Some("arn:aws:iam::111111111111:role/r")
+        );
+        assert_eq!(sdk[0].describe_ttl, Duration::from_secs(7200));
+        assert_eq!(sdk[0].app_instance_arns.len(), 1);
+        assert!(sdk[1].discover && sdk[1].app_instance_arns.is_empty());
+        assert_eq!(sdk[1].region, "us-east-1");
+        assert_eq!(sdk[1].describe_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_field() {
         for (text, line, field) in [
             (
@@ -355,6 +485,21 @@ mod tests {
                 "targets:\n  - name: a\n    account_ids: [\"x\\ny\"]\n",
                 "line 3",
                 "control characters",
+            ),
+            (
+                "targets:\n  - name: a\n    chime_sdk:\n      app_instance_arns: [nope]\n",
+                "line 4",
+                "nope",
+            ),
+            (
+                "targets:\n  - name: a\n    chime_sdk:\n      bogus: 1\n",
+                "line 4",
+                "bogus",
+            ),
+            (
+                "targets:\n  - name: a\n    chime_sdk: {}\n",
+                "line 2",
+                "chime_sdk",
             ),
         ] {
             let e = p(text).expect_err(text);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::sdk::{parse_app_instance_arns, SdkTargetConfig};
 use super::settings::{
     Collectors, Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard,
     WebSettings,
@@ -337,10 +338,50 @@ pub struct Cli {
     /// account or credentials needed).
     #[arg(long = "demo", env = "CHIME_EXPORTER_DEMO")]
     pub demo: bool,
+
+    /// Chime SDK messaging AppInstance whose AppInstanceBots to watch
+    /// (repeat the flag, or comma-separate in the environment variable).
+    #[arg(
+        long = "chime-sdk.app-instance-arn",
+        env = "CHIME_EXPORTER_SDK_APP_INSTANCE_ARNS",
+        value_name = "ARN",
+        value_delimiter = ','
+    )]
+    pub sdk_app_instance_arns: Vec<String>,
+
+    /// Watch every AppInstance the credentials see (ListAppInstances).
+    #[arg(
+        long = "chime-sdk.discover-app-instances",
+        env = "CHIME_EXPORTER_SDK_DISCOVER_APP_INSTANCES"
+    )]
+    pub sdk_discover: bool,
+
+    /// AWS region of the Chime SDK Identity API (default: the SDK's
+    /// resolution, else the first ARN's region, else --chime.region).
+    #[arg(
+        long = "chime-sdk.region",
+        env = "CHIME_EXPORTER_SDK_REGION",
+        value_name = "REGION"
+    )]
+    pub sdk_region: Option<String>,
+
+    /// How long a bot's details (DescribeAppInstanceBot) are reused; the
+    /// bot lists follow --chime.cache-ttl.
+    #[arg(
+        long = "chime-sdk.describe-ttl",
+        env = "CHIME_EXPORTER_SDK_DESCRIBE_TTL",
+        default_value = "1h",
+        value_parser = parse_positive_duration,
+        value_name = "DURATION"
+    )]
+    pub sdk_describe_ttl: Duration,
 }
 
 /// The flags that a config file also sets; giving both is an error.
-const FILE_FLAGS: [(&str, &str); 7] = [
+const FILE_FLAGS: [(&str, &str); 10] = [
+    ("sdk_app_instance_arns", "chime-sdk.app-instance-arn"),
+    ("sdk_discover", "chime-sdk.discover-app-instances"),
+    ("sdk_region", "chime-sdk.region"),
     ("account_ids", "chime.account-id"),
     ("region", "chime.region"),
     ("max_results", "chime.max-results"),
@@ -452,6 +493,45 @@ impl Cli {
                 });
             }
         }
+        let sdk_arns =
+            parse_app_instance_arns(self.sdk_app_instance_arns.iter().map(String::as_str))
+                .map_err(|problem| ConfigError {
+                    flag: "chime-sdk.app-instance-arn",
+                    problem,
+                })?;
+        if self
+            .sdk_region
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err(ConfigError {
+                flag: "chime-sdk.region",
+                problem: "the region is empty".into(),
+            });
+        }
+        let sdk_wanted = !sdk_arns.is_empty() || self.sdk_discover;
+        let sdk_targets = if sdk_wanted {
+            vec![SdkTargetConfig {
+                name: "default".to_owned(),
+                role_arn: None,
+                external_id: None,
+                region: match &self.sdk_region {
+                    Some(r) => r.trim().to_owned(),
+                    None => sdk_arns
+                        .first()
+                        .map(|a| a.region().to_owned())
+                        .unwrap_or_else(|| self.region.trim().to_owned()),
+                },
+                resolve_region: self.sdk_region.is_none(),
+                app_instance_arns: sdk_arns,
+                discover: self.sdk_discover,
+                cache_ttl: self.cache_ttl,
+                describe_ttl: self.sdk_describe_ttl,
+                discovery_ttl: self.discovery_ttl,
+            }]
+        } else {
+            Vec::new()
+        };
         let web_config = match &self.web_config_file {
             Some(path) => WebConfigSource::load(path).map_err(|e| ConfigError {
                 flag: "web.config.file",
@@ -465,29 +545,37 @@ impl Cli {
             discovery_ttl: self.discovery_ttl,
             max_results: self.max_results,
         };
-        let targets = match &self.config_file {
-            Some(path) => super::file::load(path, &defaults).map_err(|e| ConfigError {
-                flag: "config.file",
-                problem: e.to_string(),
-            })?,
-            None => vec![TargetConfig {
-                name: "default".to_owned(),
-                region: defaults.region.clone(),
-                role_arn: None,
-                external_id: None,
-                // No account id means discovery.
-                discover: self.discover_accounts
-                    || self.account_name_prefix.is_some()
-                    || account_ids.is_empty(),
-                account_ids,
-                account_name_prefix: self.account_name_prefix.clone(),
-                cache_ttl: defaults.cache_ttl,
-                discovery_ttl: defaults.discovery_ttl,
-                max_results: defaults.max_results,
-            }],
-        };
+        let (targets, sdk_targets) =
+            match &self.config_file {
+                Some(path) => super::file::load_all(path, &defaults, self.sdk_describe_ttl)
+                    .map_err(|e| ConfigError {
+                        flag: "config.file",
+                        problem: e.to_string(),
+                    })?,
+                None => (
+                    vec![TargetConfig {
+                        name: "default".to_owned(),
+                        region: defaults.region.clone(),
+                        role_arn: None,
+                        external_id: None,
+                        // No account id means discovery, unless only the Chime SDK
+                        // source was asked for (the Chime service has ended: an
+                        // exporter for AppInstanceBots alone should not call it).
+                        discover: self.discover_accounts
+                            || self.account_name_prefix.is_some()
+                            || (account_ids.is_empty() && !sdk_wanted),
+                        account_ids,
+                        account_name_prefix: self.account_name_prefix.clone(),
+                        cache_ttl: defaults.cache_ttl,
+                        discovery_ttl: defaults.discovery_ttl,
+                        max_results: defaults.max_results,
+                    }],
+                    sdk_targets,
+                ),
+            };
         Ok(Config {
             targets,
+            sdk_targets,
             target_defaults: defaults,
             config_file: self.config_file.clone(),
             endpoint_url: self.endpoint_url,

@@ -7,6 +7,8 @@
 //! * [`file`]: `--config.file`, many targets in one exporter;
 //! * [`target`]: what a target is ([`TargetConfig`]), its account ids
 //!   ([`AccountId`]) and the defaults shared by flags and file;
+//! * [`sdk`]: the Chime SDK source's AppInstances ([`SdkTargetConfig`],
+//!   [`AppInstanceArn`]);
 //! * [`web`]: `--web.config.file` (TLS, client certificates, basic auth,
 //!   headers, HTTP/2, rate limit), re-read while running;
 //! * [`tls`]: the toolkit's TLS names (cipher suites, curves) in rustls
@@ -15,14 +17,19 @@
 
 mod file;
 mod flags;
+mod sdk;
 mod settings;
 mod target;
 mod tls;
 mod values;
 mod web;
 
-pub use file::{load as load_targets_file, parse as parse_targets_file, ConfigFileError};
+pub use file::{
+    load as load_targets_file, load_all as load_all_targets, parse as parse_targets_file,
+    parse_all as parse_all_targets, ConfigFileError,
+};
 pub use flags::{parse_shard_index, Cli, DEMO_THROTTLE_RATIO};
+pub use sdk::{parse_app_instance_arns, AppInstanceArn, SdkTargetConfig};
 pub use settings::{
     Collectors, Config, ConfigError, DemoSettings, LogFormat, LogLevel, ProbeSettings, Shard,
     WebSettings,

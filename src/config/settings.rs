@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
+use super::sdk::SdkTargetConfig;
 use super::target::{TargetConfig, TargetDefaults};
 use super::values::ListenAddress;
 use super::web::WebConfigSource;
@@ -111,6 +112,8 @@ impl Default for Shard {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub targets: Vec<TargetConfig>,
+    /// The Chime SDK source's AppInstances (empty: the source is off).
+    pub sdk_targets: Vec<SdkTargetConfig>,
     /// What a target of the config file takes unless it says otherwise;
     /// kept for reloads.
     pub target_defaults: TargetDefaults,
@@ -132,4 +135,28 @@ pub struct Config {
     /// `--demo`: run against the embedded fake API.
     pub demo: Option<DemoSettings>,
     pub shard: Shard,
+}
+
+impl Config {
+    /// The Chime SDK source's targets: the configured ones, or, with
+    /// `--demo` and no `--chime-sdk.*` flag, one that watches every
+    /// AppInstance of the demo's API (so that the demo shows both sources).
+    pub fn effective_sdk_targets(&self) -> Vec<SdkTargetConfig> {
+        if self.demo.is_none() || !self.sdk_targets.is_empty() {
+            return self.sdk_targets.clone();
+        }
+        vec![SdkTargetConfig {
+            name: "demo".to_owned(),
+            // The demo's API, like Chime's, is signed for us-east-1.
+            region: "us-east-1".to_owned(),
+            resolve_region: false,
+            role_arn: None,
+            external_id: None,
+            app_instance_arns: Vec::new(),
+            discover: true,
+            cache_ttl: self.target_defaults.cache_ttl,
+            describe_ttl: Duration::from_secs(3600),
+            discovery_ttl: self.target_defaults.discovery_ttl,
+        }]
+    }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::gzip::{self, CompressorPool};
 use super::render::AccountsRenderer;
+use super::sdk::SdkRenderer;
 use super::telemetry::Telemetry;
 use super::text::{openmetrics_to_text, write_eof, Format};
 use crate::collect::BotCache;
@@ -24,6 +25,8 @@ pub struct Exposition {
     cache: Arc<BotCache>,
     telemetry: Telemetry,
     renderer: AccountsRenderer,
+    /// The Chime SDK source's families (its cache is empty when it is off).
+    sdk: Option<SdkRenderer>,
     compressors: CompressorPool,
     collectors: Collectors,
 }
@@ -42,6 +45,7 @@ impl Exposition {
             cache,
             telemetry,
             renderer: AccountsRenderer::with_collectors(with_aws, collectors),
+            sdk: None,
             compressors: CompressorPool::default(),
             collectors,
         }
@@ -52,16 +56,36 @@ impl Exposition {
         self.collectors
     }
 
+    /// Adds the Chime SDK source's families (after the accounts').
+    pub fn with_sdk(mut self, sdk: SdkRenderer) -> Exposition {
+        self.sdk = Some(sdk);
+        self
+    }
+
     /// The exposition for one scrape. Accounts without data are waited for
     /// up to `budget`; the others are served from their last snapshot.
     pub async fn scrape(&self, budget: Duration, gzipped: bool, format: Format) -> Chunks {
-        self.cache.prepare_scrape(budget).await;
+        match &self.sdk {
+            // Both sources within the same budget, side by side.
+            Some(sdk) => {
+                tokio::join!(
+                    self.cache.prepare_scrape(budget),
+                    sdk.cache().prepare_scrape(budget)
+                );
+            }
+            None => self.cache.prepare_scrape(budget).await,
+        }
         let cache = &self.cache;
         let accounts = self
             .renderer
             .get(cache.generation(), gzipped, |out| cache.states_into(out));
         let calls = self.telemetry.calls(gzipped, format);
         let mut telemetry = String::with_capacity(4096);
+        // The SDK families (small: rendered whole, see `super::sdk`) lead
+        // the per-scrape piece.
+        if let Some(sdk) = &self.sdk {
+            telemetry.push_str(&sdk.text());
+        }
         if self.telemetry.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
         }

@@ -11,6 +11,7 @@
 //! * [`calls`]: the API calls per account, rendered per account;
 //! * [`process`]: the process metrics (`process_*`);
 //! * [`probe`]: the answer of a `/probe`;
+//! * [`sdk`]: the Chime SDK source's families ([`SdkRenderer`]);
 //! * [`status`]: what `/status` shows, as data ([`StatusReport`]);
 //! * [`exposition`]: one scrape's body ([`Exposition`]);
 //! * [`text`]: the sample writer shared by the above.
@@ -23,6 +24,7 @@ pub mod gzip;
 mod probe;
 mod process;
 mod render;
+mod sdk;
 mod status;
 mod telemetry;
 mod text;
@@ -33,6 +35,7 @@ pub use families::{account_labels, bot_families, encode_accounts, Family, FAMILI
 pub use probe::{debug_probe, encode_probe};
 pub use process::ProcessStats;
 pub use render::{AccountsPart, AccountsRenderer};
+pub use sdk::{encode_sdk, SdkRenderSettings, SdkRenderer, SDK_FAMILIES};
 pub use status::{AccountReport, StatusReport, StatusSources, TargetReport};
 pub use telemetry::{HttpRequests, Sources, Telemetry};
 pub use text::{write_eof, Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};

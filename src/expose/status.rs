@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::collect::{BotCache, Capacity, Discovery};
+use crate::collect::{BotCache, Capacity, Discovery, SdkCache};
 use crate::config::{ReloadStatus, Shard};
 use crate::version;
 
@@ -26,6 +26,27 @@ pub struct StatusReport {
     pub targets: Vec<TargetReport>,
     /// Failing accounts first, then by name.
     pub accounts: Vec<AccountReport>,
+    /// The Chime SDK source's AppInstances, failing first (empty when the
+    /// source is off). Added to schema 1: a new member, nothing changed.
+    pub app_instances: Vec<AppInstanceReport>,
+}
+
+/// One watched Chime SDK AppInstance.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInstanceReport {
+    pub app_instance_arn: String,
+    /// From ListAppInstances; empty when unknown.
+    pub name: String,
+    pub up: bool,
+    /// `None` until a listing succeeded.
+    pub bots: Option<usize>,
+    /// Bots whose details (DescribeAppInstanceBot) are known.
+    pub described_bots: Option<usize>,
+    pub last_success: Option<f64>,
+    pub data_age: Option<f64>,
+    pub next_refresh: Option<f64>,
+    pub last_error: Option<&'static str>,
+    pub last_error_time: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +133,8 @@ pub struct StatusSources {
     pub config: Arc<ReloadStatus>,
     pub web_config: Arc<ReloadStatus>,
     pub shard: Shard,
+    /// The Chime SDK source, if built.
+    pub sdk: Option<Arc<SdkCache>>,
 }
 
 impl StatusSources {
@@ -176,6 +199,32 @@ impl StatusSources {
                 accounts: s.accounts,
             })
             .collect();
+        let mut app_instances: Vec<AppInstanceReport> = self
+            .sdk
+            .iter()
+            .flat_map(|sdk| sdk.views())
+            .map(|v| {
+                let state = &v.state;
+                AppInstanceReport {
+                    app_instance_arn: v.arn.to_string(),
+                    name: v.name.as_deref().unwrap_or_default().to_owned(),
+                    up: state.up,
+                    bots: state.bots.as_ref().map(|b| b.len()),
+                    described_bots: state
+                        .bots
+                        .as_ref()
+                        .map(|b| b.iter().filter(|b| b.details.is_some()).count()),
+                    last_success: state.last_success_seconds,
+                    data_age: state.last_success_seconds.map(|t| (time - t).max(0.0)),
+                    next_refresh: state.next_refresh_seconds,
+                    last_error: state.last_error.map(|(k, _)| k.as_str()),
+                    last_error_time: state.last_error.map(|(_, t)| t),
+                }
+            })
+            .collect();
+        app_instances.sort_by(|a, b| {
+            (a.up, &a.name, &a.app_instance_arn).cmp(&(b.up, &b.name, &b.app_instance_arn))
+        });
         StatusReport {
             schema: 1,
             time,
@@ -196,6 +245,7 @@ impl StatusSources {
             },
             targets,
             accounts,
+            app_instances,
         }
     }
 }

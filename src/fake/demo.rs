@@ -6,12 +6,14 @@ use tokio::task::JoinHandle;
 
 use super::faults::{Fault, FaultRule};
 use super::model::{uuid_like, FakeAccount, FakeBot};
+use super::sdk::FakeAppInstance;
 use super::FakeChime;
 
 /// The data and behaviour of `--demo`: a handful of accounts (one empty,
 /// one with more than 99 bots so pagination runs), some disabled bots, a bot
 /// toggled or replaced now and then so graphs move, and an occasional
-/// throttled call so error panels have data.
+/// throttled call so error panels have data; and, for the Chime SDK source,
+/// one AppInstance with four Lex bots.
 #[derive(Debug)]
 pub struct Demo {
     pub fake: FakeChime,
@@ -84,6 +86,17 @@ impl Demo {
                 }
             }
         }
+        // The second source: a Chime SDK messaging AppInstance with a few
+        // Lex bots (the demo watches every AppInstance it finds).
+        fake.put_app_instance(
+            FakeAppInstance::new(
+                "us-east-1",
+                "111122223333",
+                &uuid_like(&mut rng),
+                "Support Chat",
+            )
+            .with_bots("Support assistant", 4),
+        );
         if !options.latency.is_zero() {
             fake.add_fault(FaultRule::new(Fault::Latency(options.latency)));
         }

@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::faults::{pick_fault, Fault};
 use super::model::{FakeAccount, FakeBot};
-use super::wire::{
-    aws_error, bad_request, json_response, make_token, parse_query, raw, read_token, Body, Route,
-};
+use super::wire::{aws_error, bad_request, json_response, paged, parse_query, raw, Body, Route};
 use super::{Call, InFlight, Shared, Store, DEFAULT_ACCOUNTS_PAGE_SIZE, DEFAULT_BOTS_PAGE_SIZE};
 
 /// The page size asked for, or `None` when `max-results` is not an integer
@@ -134,6 +132,8 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
     let Some(params) = parse_query(req.uri().query()) else {
         return Answer::Now(bad_request("the query string cannot be decoded"));
     };
+    // ListAppInstanceBots names its AppInstance in the query.
+    let route = route.with_query(&params);
     let sparse = shared.sparse.load(Ordering::Acquire);
     let mut store = shared.lock();
     *store
@@ -256,6 +256,9 @@ fn route_answer(
     params: &HashMap<String, String>,
     sparse: bool,
 ) -> Response<Body> {
+    if let Some(response) = super::sdk::answer(store, route, params, sparse) {
+        return response;
+    }
     let find = |id: &str| store.accounts.iter().find(|a| a.account_id == id);
     match route {
         Route::ListAccounts => {
@@ -313,37 +316,13 @@ fn route_answer(
             },
             None => aws_error(404, "NotFoundException", "account not found"),
         },
+        // Answered above.
+        Route::ListAppInstances
+        | Route::ListAppInstanceBots(_)
+        | Route::DescribeAppInstanceBot(_) => {
+            aws_error(404, "UnknownOperationException", "no such operation")
+        }
     }
-}
-
-fn paged<T>(
-    params: &HashMap<String, String>,
-    scope: &str,
-    items: &[T],
-    size: usize,
-    member: &str,
-    to_json: impl Fn(&T) -> Value,
-) -> Response<Body> {
-    let offset = match params.get("next-token") {
-        None => 0,
-        Some(token) => match read_token(scope, token) {
-            Some(o) if o <= items.len() => o,
-            _ => return bad_request("invalid next-token"),
-        },
-    };
-    let end = (offset + size).min(items.len());
-    let mut body = Map::new();
-    body.insert(
-        member.to_owned(),
-        Value::Array(items[offset..end].iter().map(to_json).collect()),
-    );
-    if end < items.len() {
-        body.insert(
-            "NextToken".to_owned(),
-            Value::String(make_token(scope, end)),
-        );
-    }
-    json_response(StatusCode::OK, &Value::Object(body))
 }
 
 #[cfg(test)]

@@ -35,6 +35,11 @@
 //! A test (`tests/it/model.rs`) holds all of this to botocore's copy of the
 //! model.
 //!
+//! It also serves the three Chime SDK Identity operations of the second
+//! source (`chime-sdk-identity/2021-04-20`, see [`sdk`]), on the same port
+//! and with the same faults: for them, a fault's "account" is the
+//! AppInstance ARN.
+//!
 //! Faults can be injected per account or for every call, for a number of
 //! calls or with a probability, to test how the exporter copes.
 
@@ -42,6 +47,7 @@ mod demo;
 mod faults;
 mod handler;
 mod model;
+mod sdk;
 mod wire;
 
 use std::collections::HashMap;
@@ -58,6 +64,7 @@ use tokio::task::JoinHandle;
 pub use demo::{Demo, DemoOptions};
 pub use faults::{Fault, FaultRule};
 pub use model::{uuid_like, FakeAccount, FakeBot};
+pub use sdk::{FakeAppInstance, FakeAppInstanceBot, DEFAULT_SDK_PAGE_SIZE};
 
 use handler::handle;
 
@@ -89,6 +96,8 @@ impl Call {
 #[derive(Debug, Default)]
 struct Store {
     accounts: Vec<FakeAccount>,
+    /// Chime SDK Identity's AppInstances (see [`sdk`]).
+    app_instances: Vec<FakeAppInstance>,
     faults: Vec<FaultRule>,
     requests: HashMap<(&'static str, String), u64>,
     /// The access key id that signed requests, by account id.
@@ -219,6 +228,29 @@ impl FakeChime {
             Some(existing) => *existing = account,
             None => store.accounts.push(account),
         }
+    }
+
+    /// Adds an AppInstance, or replaces the one with the same ARN.
+    pub fn put_app_instance(&self, instance: FakeAppInstance) {
+        let mut store = self.shared.lock();
+        match store
+            .app_instances
+            .iter_mut()
+            .find(|a| a.arn == instance.arn)
+        {
+            Some(existing) => *existing = instance,
+            None => store.app_instances.push(instance),
+        }
+    }
+
+    /// Runs `f` on an AppInstance (if it exists) and returns its result.
+    pub fn with_app_instance<R>(
+        &self,
+        arn: &str,
+        f: impl FnOnce(&mut FakeAppInstance) -> R,
+    ) -> Option<R> {
+        let mut store = self.shared.lock();
+        store.app_instances.iter_mut().find(|a| a.arn == arn).map(f)
     }
 
     pub fn remove_account(&self, account_id: &str) {

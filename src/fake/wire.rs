@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 pub type Body = Full<Bytes>;
 
@@ -22,6 +22,13 @@ pub enum Route {
     GetAccount(String),
     ListBots(String),
     GetBot(String, String),
+    /// Chime SDK Identity (see `super::sdk`).
+    ListAppInstances,
+    /// The AppInstance ARN, from the query (see [`Route::with_query`]);
+    /// empty when the request gave none.
+    ListAppInstanceBots(String),
+    /// The bot's ARN.
+    DescribeAppInstanceBot(String),
 }
 
 impl Route {
@@ -31,13 +38,32 @@ impl Route {
             Route::GetAccount(_) => "GetAccount",
             Route::ListBots(_) => "ListBots",
             Route::GetBot(..) => "GetBot",
+            Route::ListAppInstances => "ListAppInstances",
+            Route::ListAppInstanceBots(_) => "ListAppInstanceBots",
+            Route::DescribeAppInstanceBot(_) => "DescribeAppInstanceBot",
         }
     }
 
+    /// The account the request is about: for the Chime SDK's operations,
+    /// the AppInstance ARN (so that faults and counts apply per
+    /// AppInstance); empty for the account-wide listings.
     pub fn account_id(&self) -> &str {
         match self {
-            Route::ListAccounts => "",
+            Route::ListAccounts | Route::ListAppInstances => "",
             Route::GetAccount(a) | Route::ListBots(a) | Route::GetBot(a, _) => a,
+            Route::ListAppInstanceBots(arn) => arn,
+            Route::DescribeAppInstanceBot(bot) => instance_of_bot(bot),
+        }
+    }
+
+    /// Takes the query's part of the route (ListAppInstanceBots'
+    /// `app-instance-arn`).
+    pub fn with_query(self, params: &HashMap<String, String>) -> Route {
+        match self {
+            Route::ListAppInstanceBots(_) => Route::ListAppInstanceBots(
+                params.get("app-instance-arn").cloned().unwrap_or_default(),
+            ),
+            other => other,
         }
     }
 
@@ -57,6 +83,9 @@ impl Route {
             [a, id, b, bot] if a == "accounts" && b == "bots" => {
                 Some(Route::GetBot(label(id)?, label(bot)?))
             }
+            [a] if a == "app-instances" => Some(Route::ListAppInstances),
+            [a] if a == "app-instance-bots" => Some(Route::ListAppInstanceBots(String::new())),
+            [a, arn] if a == "app-instance-bots" => label(arn).map(Route::DescribeAppInstanceBot),
             _ => None,
         }
     }
@@ -178,6 +207,57 @@ pub fn raw(status: StatusCode, content_type: &'static str, body: &'static str) -
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
     resp
+}
+
+pub fn paged<T>(
+    params: &HashMap<String, String>,
+    scope: &str,
+    items: &[T],
+    size: usize,
+    member: &str,
+    to_json: impl Fn(&T) -> Value,
+) -> Response<Body> {
+    match paged_map(params, scope, items, size, member, to_json) {
+        Ok(body) => json_response(StatusCode::OK, &Value::Object(body)),
+        Err(why) => bad_request(why),
+    }
+}
+
+/// One page's body (`member` and `NextToken`), or why the request is a
+/// 400 (a bad token).
+pub fn paged_map<T>(
+    params: &HashMap<String, String>,
+    scope: &str,
+    items: &[T],
+    size: usize,
+    member: &str,
+    to_json: impl Fn(&T) -> Value,
+) -> Result<Map<String, Value>, &'static str> {
+    let offset = match params.get("next-token") {
+        None => 0,
+        Some(token) => match read_token(scope, token) {
+            Some(o) if o <= items.len() => o,
+            _ => return Err("invalid next-token"),
+        },
+    };
+    let end = (offset + size).min(items.len());
+    let mut body = Map::new();
+    body.insert(
+        member.to_owned(),
+        Value::Array(items[offset..end].iter().map(to_json).collect()),
+    );
+    if end < items.len() {
+        body.insert(
+            "NextToken".to_owned(),
+            Value::String(make_token(scope, end)),
+        );
+    }
+    Ok(body)
+}
+
+/// The AppInstance of a bot ARN (`…:app-instance/ID/bot/BOT`).
+pub fn instance_of_bot(bot_arn: &str) -> &str {
+    bot_arn.split("/bot/").next().unwrap_or(bot_arn)
 }
 
 #[cfg(test)]

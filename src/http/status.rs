@@ -150,6 +150,40 @@ pub fn status_page(report: &StatusReport) -> String {
             a.api_calls
         );
     }
-    out.push_str("</table>\n</body>\n</html>\n");
+    out.push_str("</table>\n");
+    if !report.app_instances.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Chime SDK AppInstances ({}, failing first)</h2>\n<table id=\"app-instances\">\n\
+             <tr><th>Name</th><th>AppInstance</th><th>State</th><th>Bots</th><th>Described</th>\
+             <th>Data age</th><th>Refresh due</th><th>Last error</th></tr>",
+            report.app_instances.len()
+        );
+        for a in &report.app_instances {
+            let error = match (a.last_error, a.last_error_time) {
+                (Some(e), Some(t)) => format!("{e} ({})", when(Some(t), now)),
+                (Some(e), None) => e.to_owned(),
+                _ => "—".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr class=\"{}\" data-app-instance=\"{}\"><td class=\"name\">{}</td><td><code>{}</code></td>\
+                 <td class=\"state\">{}</td><td class=\"num bots\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num age\">{}</td><td>{}</td><td class=\"error\">{}</td></tr>",
+                if a.up { "" } else { "failing" },
+                esc(&a.app_instance_arn),
+                esc(&a.name),
+                esc(&a.app_instance_arn),
+                yes_no(a.up),
+                opt(a.bots),
+                opt(a.described_bots),
+                a.data_age.map_or_else(|| "—".to_owned(), age),
+                esc(&when(a.next_refresh, now)),
+                esc(&error),
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</body>\n</html>\n");
     out
 }

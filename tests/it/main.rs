@@ -21,6 +21,7 @@ mod observe;
 mod prometheus;
 mod properties;
 mod scale;
+mod sdk;
 mod security;
 mod setups;
 mod soak;

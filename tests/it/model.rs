@@ -4,7 +4,9 @@
 //! ListAccounts and GetAccount: method and path, query names, ranges and
 //! required members, the declared errors with their HTTP status, and every
 //! member of every answer, in full and sparse form, against the output
-//! shape. Needs Python's `botocore` (`pip install botocore`), so it is
+//! shape. The second source's three operations (ListAppInstances,
+//! ListAppInstanceBots, DescribeAppInstanceBot) likewise against
+//! `chime-sdk-identity/2021-04-20`. Needs Python's `botocore` (`pip install botocore`), so it is
 //! ignored by a plain `cargo test`.
 
 use std::collections::BTreeSet;
@@ -427,6 +429,207 @@ async fn the_fake_follows_the_chime_model() {
         "name is a prefix filter"
     );
 
+    assert!(
+        problems.is_empty(),
+        "the fake departs from the model:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (as the
+/// SDK does for path labels and query values).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The second source's operations held to botocore's
+/// `chime-sdk-identity/2021-04-20/service-2.json`, as the Chime ones above:
+/// method and path, query names and ranges, the required AppInstanceArn,
+/// the declared errors with their status (404 only on Describe), epoch
+/// seconds timestamps, and every answer, full and sparse, against its
+/// output shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs botocore (pip install botocore)"]
+async fn the_fake_follows_the_chime_sdk_identity_model() {
+    use chime_exporter::fake::FakeAppInstance;
+    let model = Model(load_model("chime-sdk-identity", "2021-04-20"));
+    assert_eq!(model.0["metadata"]["protocol"], "rest-json");
+    assert_eq!(model.0["metadata"]["signingName"], "chime");
+    let fake = FakeChime::start().await.unwrap();
+    let instance = FakeAppInstance::new("us-east-1", "111122223333", "inst-1", "Messaging")
+        .with_bots("Lex", 3);
+    let arn = instance.arn.clone();
+    let bot = instance.bots[0].arn.clone();
+    fake.put_app_instance(instance);
+    for i in 0..5 {
+        fake.put_app_instance(FakeAppInstance::new(
+            "us-east-1",
+            "111122223333",
+            &format!("other-{i}"),
+            &format!("Other {i}"),
+        ));
+    }
+    let mut problems = Vec::new();
+    let list_bots = format!("/app-instance-bots?app-instance-arn={}", enc(&arn));
+    let describe = format!("/app-instance-bots/{}", enc(&bot));
+    for (op, path) in [
+        ("ListAppInstances", "/app-instances".to_owned()),
+        ("ListAppInstanceBots", list_bots.clone()),
+        ("DescribeAppInstanceBot", describe.clone()),
+    ] {
+        let http_def = &model.op(op)["http"];
+        assert_eq!(http_def["method"], "GET", "{op}");
+        let uri = http_def["requestUri"].as_str().unwrap();
+        let expected = uri.replace("{appInstanceBotArn}", &enc(&bot));
+        assert_eq!(path.split('?').next(), Some(expected.as_str()), "{op}");
+        for sparse in [false, true] {
+            fake.set_sparse(sparse);
+            let resp = get(&fake, &path).await;
+            assert_eq!(resp.status, 200, "{op} {path}: {}", resp.body);
+            check_answer(
+                &model,
+                op,
+                &resp,
+                &format!("sparse: {sparse}"),
+                &mut problems,
+            );
+        }
+        fake.set_sparse(false);
+        let addr = fake.url().trim_start_matches("http://").parse().unwrap();
+        let unsigned = http(addr, "GET", &path, &[]).await;
+        assert_eq!(unsigned.status, 401, "{op} without Authorization");
+        check_answer(&model, op, &unsigned, "unsigned", &mut problems);
+        for fault in [
+            Fault::Throttle,
+            Fault::AwsError {
+                status: 500,
+                code: "ServiceFailureException".into(),
+            },
+            Fault::AwsError {
+                status: 503,
+                code: "ServiceUnavailableException".into(),
+            },
+            Fault::AwsError {
+                status: 403,
+                code: "ForbiddenException".into(),
+            },
+        ] {
+            fake.add_fault(FaultRule::new(fault.clone()).times(1));
+            let resp = get(&fake, &path).await;
+            check_answer(&model, op, &resp, &format!("{fault:?}"), &mut problems);
+        }
+    }
+    // Timestamps are epoch seconds on the wire (the shape names no format).
+    assert!(model.shape("Timestamp")["timestampFormat"].is_null());
+    let described: Value = serde_json::from_str(&get(&fake, &describe).await.body).unwrap();
+    assert!(described["AppInstanceBot"]["CreatedTimestamp"].is_number());
+    // 404 only on Describe, and declared there.
+    let gone = format!("/app-instance-bots/{}", enc(&format!("{arn}/bot/gone")));
+    let resp = get(&fake, &gone).await;
+    assert_eq!(resp.status, 404);
+    check_answer(
+        &model,
+        "DescribeAppInstanceBot",
+        &resp,
+        "unknown bot",
+        &mut problems,
+    );
+    for op in ["ListAppInstances", "ListAppInstanceBots"] {
+        assert!(
+            !model.errors(op).iter().any(|(_, status)| *status == 404),
+            "{op}"
+        );
+    }
+    // The required AppInstanceArn, missing: a 400 the operation declares.
+    let input = model.op("ListAppInstanceBots")["input"]["shape"]
+        .as_str()
+        .unwrap();
+    assert!(model.shape(input)["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == "AppInstanceArn"));
+    assert_eq!(
+        model.query_name("ListAppInstanceBots", "AppInstanceArn"),
+        "app-instance-arn"
+    );
+    let resp = get(&fake, "/app-instance-bots").await;
+    assert_eq!(resp.status, 400);
+    check_answer(
+        &model,
+        "ListAppInstanceBots",
+        &resp,
+        "no ARN",
+        &mut problems,
+    );
+
+    // Query names and ranges of the listings; every item once, page by page.
+    for (op, path, member_name, items) in [
+        (
+            "ListAppInstances",
+            "/app-instances?".to_owned(),
+            "AppInstances",
+            6,
+        ),
+        (
+            "ListAppInstanceBots",
+            format!("{list_bots}&"),
+            "AppInstanceBots",
+            3,
+        ),
+    ] {
+        let max_results = model.query_name(op, "MaxResults");
+        let next_token = model.query_name(op, "NextToken");
+        assert_eq!(
+            (max_results.as_str(), next_token.as_str()),
+            ("max-results", "next-token")
+        );
+        let (min, max) = model.range(op, "MaxResults");
+        assert_eq!((min, max), (1, 50));
+        for (n, ok) in [(min - 1, false), (min, true), (max, true), (max + 1, false)] {
+            let resp = get(&fake, &format!("{path}{max_results}={n}")).await;
+            assert_eq!(
+                resp.status == 200,
+                ok,
+                "{op} {max_results}={n}: {}",
+                resp.body
+            );
+            check_answer(
+                &model,
+                op,
+                &resp,
+                &format!("{max_results}={n}"),
+                &mut problems,
+            );
+        }
+        let mut seen = 0;
+        let mut token: Option<String> = None;
+        for _ in 0..20 {
+            let mut query = format!("{path}{max_results}={min}");
+            if let Some(t) = &token {
+                query.push_str(&format!("&{next_token}={}", enc(t)));
+            }
+            let resp = get(&fake, &query).await;
+            assert_eq!(resp.status, 200, "{}", resp.body);
+            let body: Value = serde_json::from_str(&resp.body).unwrap();
+            seen += body[member_name].as_array().unwrap().len();
+            token = body["NextToken"].as_str().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, items, "{op}: every item once");
+        let forged = get(&fake, &format!("{path}{next_token}=forged")).await;
+        assert_eq!(forged.status, 400);
+        check_answer(&model, op, &forged, "forged token", &mut problems);
+    }
     assert!(
         problems.is_empty(),
         "the fake departs from the model:\n{}",
