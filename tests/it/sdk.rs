@@ -424,6 +424,26 @@ async fn the_demo_shows_both_sources() {
         m.count("chime_sdk_app_instance_info", &[("name", "Support Chat")]),
         1
     );
+    let named = m
+        .samples
+        .iter()
+        .filter(|(n, l, _)| n == "chime_sdk_app_instance_bot_info" && l.contains_key("name"))
+        .count();
+    assert_eq!(named, 4);
+    drop(exporter);
+    // The display-name switch leaves the bots' names out, as for Chime bots.
+    let unnamed = Exporter::start_with(&["--demo", "--no-collector.bots.display-name"], |_| {});
+    let m = unnamed
+        .metrics_until(Duration::from_secs(30), "SDK bots", |m| {
+            m.count("chime_sdk_app_instance_bot_info", &[]) == 4
+        })
+        .await;
+    assert!(m
+        .samples
+        .iter()
+        .filter(|(n, _, _)| n == "chime_sdk_app_instance_bot_info")
+        .all(|(_, l, _)| !l.contains_key("name")));
+    assert!(!m.text.contains("display_name="));
 }
 
 /// `check` with only the Chime SDK source: its three operations, once each.
