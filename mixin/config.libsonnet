@@ -24,8 +24,9 @@
     // Thresholds. The `...For` values are the alerts' `for:` durations.
     exporterDownFor: '5m',
     // ChimeExporterAbsent in a multi-cluster setup: a cluster that had an
-    // exporter this long ago and has none now.
-    exporterAbsentLookback: '1h',
+    // exporter within this window and has none now (absent() alone cannot
+    // tell which cluster lost it).
+    exporterAbsentLookback: '1d',
     exporterAbsentFor: '10m',
     accountFetchFailingFor: '15m',
     // ChimeDataStale: data older than staleTTLs x the account's cache TTL

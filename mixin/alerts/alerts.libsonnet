@@ -40,7 +40,7 @@ local u = import '../lib/utils.libsonnet';
                 absent(up{%(sel)s})
                 or
                 (
-                  group by (%(cluster)s) (up{%(sel)s} offset %(lookback)s)
+                  group by (%(cluster)s) (last_over_time(up{%(sel)s}[%(lookback)s]))
                   unless
                   group by (%(cluster)s) (up{%(sel)s})
                 )
