@@ -8,7 +8,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root}"
-jsonnetfmt --test "$root"/mixin/*.libsonnet "$root"/mixin/*.jsonnet "$root"/mixin/*/*.libsonnet \
+jsonnetfmt --test "$root"/mixin/*.libsonnet "$root"/mixin/*.jsonnet "$root"/mixin/*/*.libsonnet "$root"/mixin/tests/*.jsonnet \
   || { echo "jsonnetfmt: run jsonnetfmt -i on the files above" >&2; exit 1; }
 mkdir -p "$out/deploy/prometheus" "$out/deploy/kubernetes" "$out/dashboards" "$out/mixin/tests"
 cd "$root/mixin"
