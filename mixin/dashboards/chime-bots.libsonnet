@@ -200,11 +200,11 @@ local layout(panels) =
 
       row('Chime API'),
       timeseries('API requests', 'HTTP requests the exporter sent to the Chime API (each page and retry), by operation.', 'reqps', [[
-        'sum by (operation) (rate(chime_api_requests_total{%s}[$__rate_interval]))' % f,
+        'sum by (%s) (rate(chime_api_requests_total{%s}[$__rate_interval]))' % [by(['operation']), f],
         '{{operation}}',
       ]]),
       timeseries('API errors by error', 'Failed API requests by AWS error code or failure kind.', 'reqps', [[
-        'sum by (error) (rate(chime_api_errors_total{%s}[$__rate_interval]))' % f,
+        'sum by (%s) (rate(chime_api_errors_total{%s}[$__rate_interval]))' % [by(['error']), f],
         '{{error}}',
       ]]),
       timeseries('Throttling', 'Requests answered with ThrottledClientException, by account, and their share of all requests.', 'reqps', [
@@ -214,8 +214,8 @@ local layout(panels) =
         fieldConfig+: { overrides: [{ matcher: { id: 'byName', options: 'throttled share' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }] },
       }),
       timeseries('API latency p50 / p99', 'Duration of Chime API requests, from chime_api_request_duration_seconds.', 's', [
-        ['histogram_quantile(0.5, sum by (le, operation) (rate(chime_api_request_duration_seconds_bucket{%s}[$__rate_interval])))' % fe, 'p50 {{operation}}'],
-        ['histogram_quantile(0.99, sum by (le, operation) (rate(chime_api_request_duration_seconds_bucket{%s}[$__rate_interval])))' % fe, 'p99 {{operation}}'],
+        ['histogram_quantile(0.5, sum by (%s) (rate(chime_api_request_duration_seconds_bucket{%s}[$__rate_interval])))' % [by(['le', 'operation']), fe], 'p50 {{operation}}'],
+        ['histogram_quantile(0.99, sum by (%s) (rate(chime_api_request_duration_seconds_bucket{%s}[$__rate_interval])))' % [by(['le', 'operation']), fe], 'p99 {{operation}}'],
       ]),
 
       row('Freshness and discovery'),

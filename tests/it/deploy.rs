@@ -547,3 +547,68 @@ fn probe_scrape_config_passes_promtool() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Every `by (...)` and `on (...)` clause of `expr` keeps `label`.
+fn assert_grouping_keeps(expr: &str, label: &str, what: &str) {
+    for keyword in ["by (", "on ("] {
+        for (i, _) in expr.match_indices(keyword) {
+            let rest = &expr[i + keyword.len()..];
+            let labels = &rest[..rest.find(')').unwrap()];
+            assert!(
+                labels.split(", ").any(|l| l == label),
+                "{what}: {keyword}{labels}) drops {label}: {expr}"
+            );
+        }
+    }
+}
+
+/// With `clusterLabel` set, every aggregation and join of the rules and of
+/// the dashboard keeps the cluster, and every dashboard query filters on
+/// the cluster variable.
+#[test]
+#[ignore = "needs jsonnet"]
+fn with_a_cluster_label_every_aggregation_keeps_the_cluster() {
+    let jsonnet = crate::helpers::tool("jsonnet");
+    let rules = yaml("mixin/tests/rules-cluster.yml");
+    let mut rule_count = 0;
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = rule["alert"].as_str().or(rule["record"].as_str()).unwrap();
+            assert_grouping_keeps(rule["expr"].as_str().unwrap(), "cluster", name);
+            rule_count += 1;
+        }
+    }
+    assert!(rule_count >= 15);
+    let out = Command::new(jsonnet)
+        .current_dir(Path::new(ROOT).join("mixin"))
+        .args([
+            "-e",
+            "((import 'mixin.libsonnet') + { _config+:: { clusterLabel: 'cluster' } }).grafanaDashboards['chime-bots.json']",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dashboard: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let vars = dashboard["templating"]["list"].as_array().unwrap();
+    assert!(vars.iter().any(|v| v["name"] == "cluster"));
+    let mut nodes = Vec::new();
+    walk(&dashboard, &mut nodes);
+    let mut exprs = 0;
+    for node in nodes {
+        if let Some(expr) = node.get("expr").and_then(Json::as_str) {
+            assert_grouping_keeps(expr, "cluster", "dashboard");
+            // Every selector of a metric filters on the cluster.
+            assert_eq!(
+                expr.matches('{').count(),
+                expr.matches("cluster=~\"$cluster\"").count(),
+                "{expr}"
+            );
+            exprs += 1;
+        }
+    }
+    assert!(exprs >= 30);
+}
