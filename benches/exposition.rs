@@ -51,6 +51,7 @@ fn views(accounts: usize, bots: usize) -> Vec<AccountView> {
                 },
                 info: None,
                 aws_account_id: None,
+                cache_ttl: std::time::Duration::from_secs(300),
             }
         })
         .collect()

@@ -146,6 +146,9 @@ pub struct AccountView {
     pub state: AccountState,
     pub info: Option<Arc<AccountInfo>>,
     pub aws_account_id: Option<Arc<str>>,
+    /// The cache TTL the exporter uses for this account (its target's
+    /// `settings.ttl`): `chime_account_cache_ttl_seconds`.
+    pub cache_ttl: Duration,
 }
 
 /// How scrapes used the cache: `chime_cache_requests_total` and
@@ -392,6 +395,7 @@ impl BotCache {
             state: states.get(&*w.account_id).cloned().unwrap_or_default(),
             info: w.info.clone(),
             aws_account_id: w.aws_account_id_shared(),
+            cache_ttl: w.target.settings.ttl,
         }));
     }
 

@@ -173,6 +173,10 @@ fn last_success(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<
     }
 }
 
+fn cache_ttl(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
+    s.push(labels, &[], view.cache_ttl.as_secs_f64().into());
+}
+
 fn last_error(view: &AccountView, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
     if let Some((kind, _)) = view.state.last_error {
         s.push(labels, &[("error", kind.as_str())], Value::Int(1));
@@ -235,7 +239,7 @@ fn bot_updated(bot: Bot<'_>, labels: &AccountLabels<'_>, s: &mut Samples<'_>) {
 }
 
 /// Every account family, in exposition order.
-pub const FAMILIES: [Family; 10] = [
+pub const FAMILIES: [Family; 11] = [
     Family {
         name: "chime_account_info",
         help: cached!("Information about a watched Chime account, value 1."),
@@ -253,6 +257,12 @@ pub const FAMILIES: [Family; 10] = [
         help: cached!("Unix time of the last successful fetch of the account's bots."),
         from_bots: false,
         encode: Encode::Account(last_success),
+    },
+    Family {
+        name: "chime_account_cache_ttl_seconds",
+        help: "The cache TTL the exporter uses for the account (its target's cache TTL): data older than this is due for a refresh.",
+        from_bots: false,
+        encode: Encode::Account(cache_ttl),
     },
     Family {
         name: "chime_account_last_error_info",
@@ -348,5 +358,50 @@ mod tests {
             assert_eq!(f.from_bots, f.name.starts_with("chime_bot"), "{}", f.name);
         }
         assert_eq!(bot_families().count(), 4);
+    }
+
+    #[test]
+    fn cache_ttl_has_the_labels_of_the_other_account_families() {
+        let view = AccountView {
+            account_id: "a-1".into(),
+            state: crate::collect::AccountState::default(),
+            info: None,
+            aws_account_id: Some("123456789012".into()),
+            cache_ttl: std::time::Duration::from_secs(120),
+        };
+        let family = FAMILIES
+            .iter()
+            .find(|f| f.name == "chime_account_cache_ttl_seconds")
+            .unwrap();
+        let up = FAMILIES
+            .iter()
+            .find(|f| f.name == "chime_account_up")
+            .unwrap();
+        for (with_aws, labels) in [
+            (false, "{account_id=\"a-1\"}"),
+            (true, "{account_id=\"a-1\",aws_account_id=\"123456789012\"}"),
+        ] {
+            let (mut ttl, mut up_text) = (String::new(), String::new());
+            family.write_account(
+                &view,
+                &account_labels(&view, with_aws),
+                Collectors::default(),
+                &mut ttl,
+            );
+            up.write_account(
+                &view,
+                &account_labels(&view, with_aws),
+                Collectors::default(),
+                &mut up_text,
+            );
+            assert_eq!(
+                ttl,
+                format!("chime_account_cache_ttl_seconds{labels} 120.0\n")
+            );
+            // The same label set as chime_account_up.
+            assert_eq!(up_text, format!("chime_account_up{labels} 0\n"));
+        }
+        // Written even before the first fetch: the TTL is known from the start.
+        assert!(!family.from_bots);
     }
 }

@@ -119,6 +119,7 @@ fn same(a: &AccountView, b: &AccountView) -> bool {
             == b.state.last_success_seconds.map(f64::to_bits)
         && a.state.last_error.map(|(kind, _)| kind) == b.state.last_error.map(|(kind, _)| kind)
         && a.info == b.info
+        && a.cache_ttl == b.cache_ttl
 }
 
 /// What is kept between scrapes.
@@ -447,6 +448,7 @@ mod tests {
                 ))
             }),
             aws_account_id: Some("123456789012".into()),
+            cache_ttl: std::time::Duration::from_secs(300),
         }
     }
 
@@ -679,6 +681,21 @@ mod tests {
             assert!(!text.contains("display_name"));
             assert_eq!(text.contains("bot_type="), collectors.bots);
         }
+    }
+
+    #[test]
+    fn a_new_cache_ttl_is_rendered_again() {
+        // A reload that changed only the target's TTL changes nothing else
+        // of the view: the comparison must still see it.
+        let renderer = AccountsRenderer::new(true);
+        let mut states = views();
+        renderer.get(1, false, |out| out.clone_from(&states));
+        states[6].cache_ttl = std::time::Duration::from_millis(90_500);
+        let after = plain(&renderer.get(2, false, |out| out.clone_from(&states)));
+        assert_eq!(after, whole(&states, true));
+        assert!(after.contains(
+            "chime_account_cache_ttl_seconds{account_id=\"acct-6\",aws_account_id=\"123456789012\"} 90.5\n"
+        ));
     }
 
     #[test]

@@ -403,7 +403,7 @@ async fn config_file_with_two_targets_and_an_assumed_role() {
     let file = dir.0.join("chime.yml");
     std::fs::write(
         &file,
-        "defaults:\n  cache_ttl: 1h\n  discovery_ttl: 1h\ntargets:\n  - name: prod\n    role_arn: arn:aws:iam::222222222222:role/chime-reader\n    external_id: ext-123\n    account_ids: [p1]\n  - name: dev\n    discover: true\n    account_name_prefix: Dev\n",
+        "defaults:\n  cache_ttl: 1h\n  discovery_ttl: 1h\ntargets:\n  - name: prod\n    role_arn: arn:aws:iam::222222222222:role/chime-reader\n    external_id: ext-123\n    cache_ttl: 30m\n    account_ids: [p1]\n  - name: dev\n    discover: true\n    account_name_prefix: Dev\n",
     )
     .unwrap();
     let sts_url = sts.url.clone();
@@ -439,6 +439,23 @@ async fn config_file_with_two_targets_and_an_assumed_role() {
         Some(0.0)
     );
     assert_eq!(up(&m, "other"), None);
+    // Each account's cache TTL is its target's (prod's own, dev's from the
+    // defaults), with the labels of the other account families.
+    assert_eq!(
+        m.get(
+            "chime_account_cache_ttl_seconds",
+            &[("account_id", "p1"), ("aws_account_id", "222222222222")]
+        ),
+        Some(1800.0)
+    );
+    assert_eq!(
+        m.get(
+            "chime_account_cache_ttl_seconds",
+            &[("account_id", "dev-a"), ("aws_account_id", "111122223333")]
+        ),
+        Some(3600.0)
+    );
+    assert_eq!(m.count("chime_account_cache_ttl_seconds", &[]), 3);
     // The prod target's calls were signed with the role's credentials, the
     // dev target's with the default chain's.
     assert_eq!(

@@ -1,0 +1,5 @@
+{
+  grafanaDashboards+:: {
+    [$._config.dashboardFile]: (import 'chime-bots.libsonnet').dashboard($._config),
+  },
+}
