@@ -215,7 +215,7 @@ const FIELDS: [&str; 15] = [
 /// checking a value at the mapping that holds it; point at the field's own
 /// line instead.
 fn locate(text: &str, err: &serde_norway::Error) -> String {
-    let message = err.to_string();
+    let message = super::values::redact_quoted_values(&err.to_string());
     let Some(location) = err.location() else {
         return message;
     };

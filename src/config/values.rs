@@ -88,6 +88,37 @@ pub fn parse_listen_address(s: &str) -> Result<ListenAddress, String> {
     Ok(ListenAddress::Host(host.to_ascii_lowercase(), port))
 }
 
+/// A YAML parser's message without the values it quotes: serde says
+/// `invalid type: string "…", expected …`, and the string can be a whole
+/// inline private key or a password hash given where a map was expected.
+/// Such messages go to the log and to standard error.
+pub fn redact_quoted_values(message: &str) -> String {
+    const QUOTED: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(QUOTED) {
+        out.push_str(&rest[..at]);
+        out.push_str("string (value not shown)");
+        let mut chars = rest[at + QUOTED.len()..].char_indices();
+        let mut end = rest.len() - at - QUOTED.len();
+        let mut escaped = false;
+        for (i, c) in chars.by_ref() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[at + QUOTED.len() + end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The path the metrics are served on.
 pub fn parse_telemetry_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') || s == "/" {
@@ -107,6 +138,24 @@ pub fn parse_telemetry_path(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_values_are_left_out_of_parser_messages() {
+        assert_eq!(
+            redact_quoted_values(
+                "tls_server_config: invalid type: string \"-----BEGIN PRIVATE KEY-----\\nMIIE\\\"x\", expected a map at line 2"
+            ),
+            "tls_server_config: invalid type: string (value not shown), expected a map at line 2"
+        );
+        assert_eq!(
+            redact_quoted_values("unknown field `x`"),
+            "unknown field `x`"
+        );
+        assert_eq!(
+            redact_quoted_values("a string \"unterminated"),
+            "a string (value not shown)"
+        );
+    }
 
     #[test]
     fn listen_address_forms() {

@@ -579,7 +579,8 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
     let file: FileFormat = if text.trim().is_empty() {
         FileFormat::default()
     } else {
-        serde_norway::from_str(text).map_err(|e| err(path, e.to_string()))?
+        serde_norway::from_str(text)
+            .map_err(|e| err(path, super::values::redact_quoted_values(&e.to_string())))?
     };
     let http2 = file
         .http_server_config
@@ -680,17 +681,35 @@ pub fn parse(path: &Path, text: &str) -> Result<WebConfig, WebConfigError> {
 fn fingerprint(path: &Path, text: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
-    if let Ok(file) = serde_norway::from_str::<FileFormat>(text) {
-        if let Some(tls) = file.tls_server_config {
-            for p in [tls.cert_file, tls.key_file, tls.client_ca_file]
-                .into_iter()
-                .flatten()
-            {
-                std::fs::read(relative_to(path, &p)).ok().hash(&mut h);
-            }
-        }
+    for p in named_files(path, text) {
+        std::fs::read(p).ok().hash(&mut h);
     }
     h.finish()
+}
+
+/// The certificate and key files the config in `text` names.
+fn named_files(path: &Path, text: &str) -> Vec<PathBuf> {
+    let Ok(file) = serde_norway::from_str::<FileFormat>(text) else {
+        return Vec::new();
+    };
+    let Some(tls) = file.tls_server_config else {
+        return Vec::new();
+    };
+    [tls.cert_file, tls.key_file, tls.client_ca_file]
+        .into_iter()
+        .flatten()
+        .map(|p| relative_to(path, &p))
+        .collect()
+}
+
+fn stamped(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<Stamp>)> {
+    files
+        .into_iter()
+        .map(|p| {
+            let stamp = Stamp::of(&p);
+            (p, stamp)
+        })
+        .collect()
 }
 
 /// What the file's metadata says of its bytes: a change of content changes
@@ -784,6 +803,9 @@ struct Live {
     /// The problem last logged, so that one is logged once, not per
     /// connection.
     problem: Option<String>,
+    /// The certificate and key files the file names, with their stamps
+    /// when last read (see [`WebConfigSource::current`]).
+    named: Vec<(PathBuf, Option<Stamp>)>,
 }
 
 /// The web config file, re-read while running.
@@ -804,6 +826,7 @@ impl WebConfigSource {
                 fingerprint: 0,
                 stamp: None,
                 problem: None,
+                named: Vec::new(),
             }),
             status: Arc::default(),
         }
@@ -822,6 +845,7 @@ impl WebConfigSource {
                 fingerprint: fingerprint(path, &text),
                 stamp,
                 problem: None,
+                named: stamped(named_files(path, &text)),
             }),
             status: Arc::default(),
         })
@@ -835,12 +859,22 @@ impl WebConfigSource {
     /// The config in force for a new connection: the file and the
     /// certificates it names read again, and applied if they changed and
     /// the change is allowed.
+    ///
+    /// Read again only when the file or one of the certificate and key
+    /// files it names changed (a `stat` of each): every new connection
+    /// used to read them all and parse the YAML, under this lock, on an
+    /// async worker, so a flood of connections opened and closed at once
+    /// became file reads and parsing on every core.
     pub fn current(&self) -> Arc<WebConfig> {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let Some(path) = &self.path else {
             return Arc::clone(&live.config);
         };
-        self.refresh(path, &mut live);
+        let unchanged = Stamp::of(path) == live.stamp
+            && live.named.iter().all(|(p, stamp)| Stamp::of(p) == *stamp);
+        if !unchanged {
+            self.refresh(path, &mut live);
+        }
         Arc::clone(&live.config)
     }
 
@@ -869,6 +903,9 @@ impl WebConfigSource {
                 return;
             }
         };
+        // Stamped before they are read: a change while they are read is
+        // seen at the next connection.
+        live.named = stamped(named_files(path, &text));
         let print = fingerprint(path, &text);
         if print == live.fingerprint {
             return;

@@ -81,25 +81,26 @@ impl Exposition {
             .get(cache.generation(), gzipped, |out| cache.states_into(out));
         let calls = self.telemetry.calls(gzipped, format);
         let mut telemetry = String::with_capacity(4096);
-        // The SDK families (small: rendered whole, see `super::sdk`) lead
-        // the per-scrape piece.
-        if let Some(sdk) = &self.sdk {
-            telemetry.push_str(&sdk.text());
-        }
         if self.telemetry.encode(&mut telemetry).is_err() {
             tracing::error!("encoding exporter metrics failed");
         }
-        let telemetry = match format {
+        // The SDK families (small: rendered whole, see `super::sdk`) lead
+        // the per-scrape piece. They are gauges, the same in both formats,
+        // and are never rewritten: their label values come from the API
+        // (names anyone with the right to name a bot chooses), and the
+        // rewrite reads lines, not labels.
+        let mut piece = String::with_capacity(telemetry.len() + 1024);
+        if let Some(sdk) = &self.sdk {
+            piece.push_str(&sdk.text());
+        }
+        match format {
             Format::OpenMetrics => {
-                write_eof(&mut telemetry);
-                telemetry
+                piece.push_str(&telemetry);
+                write_eof(&mut piece);
             }
-            Format::Text => {
-                let mut text = String::with_capacity(telemetry.len());
-                openmetrics_to_text(&telemetry, &mut text);
-                text
-            }
-        };
+            Format::Text => openmetrics_to_text(&telemetry, &mut piece),
+        }
+        let telemetry = piece;
         if !gzipped {
             return vec![
                 accounts.chunks,

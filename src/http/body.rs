@@ -18,6 +18,9 @@ pub struct Body {
     remaining: u64,
     /// When the body must have been sent by (see `http::deadline`).
     deadline: Option<Instant>,
+    /// Kept until the body is dropped: an HTTP/2 request stays open (see
+    /// `http::h2`) until its body is sent or abandoned.
+    guard: Option<super::h2::RequestGuard>,
 }
 
 /// Chunks at least this long are sent as they are: hyper queues them
@@ -53,12 +56,19 @@ impl Body {
             next: 0,
             remaining,
             deadline: None,
+            guard: None,
         }
     }
 
     /// The body fails (and its connection with it) if it is still being
     /// sent at `deadline`: a client that reads, but too slowly, cannot hold
     /// a large answer for ever.
+    /// Holds `guard` until the body is dropped.
+    pub(crate) fn holding(mut self, guard: super::h2::RequestGuard) -> Body {
+        self.guard = Some(guard);
+        self
+    }
+
     pub fn with_deadline(mut self, deadline: Instant) -> Body {
         self.deadline = Some(deadline);
         self

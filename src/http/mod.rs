@@ -15,6 +15,7 @@
 mod auth;
 mod body;
 mod deadline;
+mod h2;
 mod landing;
 mod listen;
 mod request;

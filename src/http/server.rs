@@ -3,6 +3,7 @@
 //! when TLS negotiates `h2`), a write deadline, a cap on open connections,
 //! TCP keepalive, and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 
 use super::deadline::{WriteDeadline, WRITE_MARGIN};
+use super::h2::{self, Activity};
 use super::listen::Listeners;
 use super::routes::{handle, State};
 
@@ -117,6 +119,9 @@ pub async fn serve(
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(Duration::from_secs(60))
         .with_interval(Duration::from_secs(15));
+    // HTTP/2 connections are watched apart (see `super::h2`): told to stop
+    // through this, and waited for until every receiver is gone.
+    let (stop_h2, _) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -147,6 +152,7 @@ pub async fn serve(
                 let http = http.clone();
                 let http2 = http2.clone();
                 let watcher = graceful.watcher();
+                let stopping = stop_h2.subscribe();
                 tokio::spawn(async move {
                     let _permit = permit;
                     // The web config is read again for every connection, so
@@ -168,7 +174,29 @@ pub async fn serve(
                                 let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
                                 let io = TokioIo::new(WriteDeadline::new(tls_stream, stall_limit));
                                 if h2 {
-                                    watcher.watch(http2.serve_connection(io, service)).await
+                                    // Requests are tracked until their
+                                    // bodies go, for the watchdog.
+                                    let activity = Activity::new();
+                                    let service = {
+                                        let state = Arc::clone(&state);
+                                        let activity = Arc::clone(&activity);
+                                        service_fn(move |req| {
+                                            let guard = activity.start();
+                                            let state = Arc::clone(&state);
+                                            async move {
+                                                let resp = handle(state, req).await?;
+                                                Ok::<_, Infallible>(resp.map(|b| b.holding(guard)))
+                                            }
+                                        })
+                                    };
+                                    h2::watch(
+                                        http2.serve_connection(io, service),
+                                        |conn| conn.graceful_shutdown(),
+                                        activity,
+                                        stall_limit,
+                                        stopping,
+                                    )
+                                    .await
                                 } else {
                                     watcher.watch(http.serve_connection(io, service)).await
                                 }
@@ -186,10 +214,11 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = stop_h2.send(true);
+    let drained = async {
+        tokio::join!(graceful.shutdown(), stop_h2.closed());
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
         tracing::warn!("in-flight requests did not finish within the grace period");
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{exporter_command, Exporter, Metrics, TempDir};
+use crate::helpers::{exporter_command, http, Exporter, Metrics, TempDir};
 use chime_exporter::fake::{FakeAppInstance, FakeChime, Fault, FaultRule};
 
 /// A recognisable string planted in every `Metadata` of the fake.
@@ -665,4 +665,44 @@ async fn without_a_region_flag_the_sdk_resolves_the_region_and_signs_for_it() {
         })
         .await;
     assert!(exporter.output().contains("region=eu-west-1"));
+}
+
+/// Names come from whoever may name an AppInstance or a bot: one that
+/// looks like an OpenMetrics exemplar (` # {`) must reach the text format
+/// whole, not cut where an exemplar would start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_look_like_exemplars_survive_the_text_format() {
+    let fake = FakeChime::start().await.unwrap();
+    let name = "Help # {x=\"1\"} 2";
+    let a = instance("exemplar", name, 1);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let exporter = start(&fake, &["--chime-sdk.app-instance-arn", &arn]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // No Accept: the text format.
+        let r = http(exporter.addr, "GET", "/metrics", &[]).await;
+        assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+        let m = Metrics::parse(&r.body);
+        if m.count("chime_sdk_app_instance_bot_info", &[]) == 1 {
+            assert_eq!(
+                m.count("chime_sdk_app_instance_info", &[("name", name)]),
+                1,
+                "{}",
+                r.body
+            );
+            assert_eq!(
+                m.count(
+                    "chime_sdk_app_instance_bot_info",
+                    &[("name", &format!("{name} bot 0"))]
+                ),
+                1,
+                "{}",
+                r.body
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -915,3 +915,71 @@ async fn http2_is_on_by_default_and_off_when_asked() {
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(expect), "{config}");
     }
 }
+
+/// hyper's HTTP/2 server has no timeout for the preface or an idle
+/// connection, and its flow control stops the body's and the socket's
+/// write deadlines from firing. An HTTP/2 connection that asks nothing, or
+/// a stream whose window the client never opens, must not hold a
+/// `--web.max-connections` slot (and a snapshot of the exposition) forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_connections_that_idle_or_never_read_are_closed() {
+    use tokio::io::AsyncReadExt;
+    let s = setup(TLS).await;
+    let connect = || async {
+        let mut client = (*client_config(&s.ca.pem(), None)).clone();
+        client.alpn_protocols = vec![b"h2".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(s.exporter.addr)
+            .await
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        tls
+    };
+    // Idle: the handshake, then not even the preface.
+    let idle = async {
+        let mut tls = connect().await;
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(25), tls.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "an idle HTTP/2 connection stayed open 25 s");
+        started.elapsed()
+    };
+    // Stalled: a /metrics stream whose window stays 0.
+    let stalled = async {
+        let tls = connect().await;
+        let (mut sender, conn) =
+            hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .initial_stream_window_size(0)
+                .handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        let connection = tokio::spawn(conn);
+        let req = http::Request::get("https://localhost/metrics")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let started = std::time::Instant::now();
+        // The default budget (--chime.timeout, 10 s) plus the write margin
+        // (20 s) is as long as any response may take.
+        let ended = tokio::time::timeout(Duration::from_secs(45), connection).await;
+        assert!(
+            ended.is_ok(),
+            "a stalled HTTP/2 stream held its connection 45 s"
+        );
+        drop(resp);
+        started.elapsed()
+    };
+    let (idle_for, stalled_for) = tokio::join!(idle, stalled);
+    assert!(
+        idle_for >= Duration::from_secs(9),
+        "closed too early: {idle_for:?}"
+    );
+    assert!(
+        stalled_for >= Duration::from_secs(25),
+        "closed too early: {stalled_for:?}"
+    );
+}
