@@ -13,7 +13,9 @@
 //! Errors as for Chime (`x-amzn-ErrorType`, `{"Code","Message"}`); a 404
 //! `NotFoundException` only on Describe (the listings' model has none: an
 //! unknown AppInstance is a 400). `Metadata` (sensitive in the model) is
-//! sent, so tests can check that the exporter never shows it.
+//! sent, so tests can check that the exporter never shows it; so are the
+//! `Name`s (sensitive too), so tests can check that
+//! `--no-collector.bots.display-name` leaves them out.
 
 use std::collections::HashMap;
 

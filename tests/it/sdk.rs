@@ -444,6 +444,16 @@ async fn the_demo_shows_both_sources() {
         .filter(|(n, _, _)| n == "chime_sdk_app_instance_bot_info")
         .all(|(_, l, _)| !l.contains_key("name")));
     assert!(!m.text.contains("display_name="));
+    // The AppInstance's `Name` is sensitive in the model as well
+    // (NonEmptyResourceName): the switch leaves it out too, but the series
+    // stays, so the instance is still seen.
+    assert_eq!(m.count("chime_sdk_app_instance_info", &[]), 1);
+    assert!(m
+        .samples
+        .iter()
+        .filter(|(n, _, _)| n == "chime_sdk_app_instance_info")
+        .all(|(_, l, _)| !l.contains_key("name")));
+    assert!(!m.text.contains("Support Chat"), "{}", m.text);
 }
 
 /// `check` with only the Chime SDK source: its three operations, once each.
