@@ -266,6 +266,90 @@ async fn lists_follow_the_cache_ttl_describes_the_describe_ttl_and_deleted_bots_
     );
 }
 
+/// A bot still listed whose DescribeAppInstanceBot answers 404
+/// `NotFoundException` was deleted between the list and the Describe (the
+/// only operation whose model has that error): the bot is left out, the
+/// listing still succeeded so the AppInstance stays up, the other bots keep
+/// their details, and the 404 is counted as an API error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_whose_describe_answers_404_is_left_out_and_the_instance_stays_up() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("vanishing", "Vanishing", 3);
+    let arn = a.arn.clone();
+    let gone = a.bots[0].arn.clone();
+    fake.put_app_instance(a);
+    // Bots are described in listed order, one at a time: the first
+    // Describe of the instance is that of the first bot.
+    fake.add_fault(
+        FaultRule::new(Fault::AwsError {
+            status: 404,
+            code: "NotFoundException".into(),
+        })
+        .account(&arn)
+        .operation("DescribeAppInstanceBot")
+        .times(1),
+    );
+    // A long TTL: the listing is not redone (which would describe the bot
+    // again) while the test looks.
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &arn,
+            "--chime.cache-ttl",
+            "1h",
+        ],
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        up(&m, &arn),
+        Some(1.0),
+        "a 404 on Describe is not a failed listing"
+    );
+    assert_eq!(bots(&m, &arn), Some(2.0), "{}", m.text);
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_info",
+            &[("app_instance_bot_arn", gone.as_str())]
+        ),
+        0,
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_created_timestamp_seconds",
+            &[("app_instance_arn", arn.as_str())]
+        ),
+        2
+    );
+    // The other two were described and keep their Lex configuration.
+    assert_eq!(
+        m.samples
+            .iter()
+            .filter(|(n, l, _)| n == "chime_sdk_app_instance_bot_info"
+                && l.get("locale_id").is_some_and(|v| v == "en_US"))
+            .count(),
+        2
+    );
+    assert!(
+        m.sum(
+            "chime_api_errors_total",
+            &[
+                ("operation", "DescribeAppInstanceBot"),
+                ("error", "NotFoundException")
+            ]
+        ) >= 1.0,
+        "the 404 is not counted"
+    );
+    // Not retried: one Describe per bot.
+    assert_eq!(fake.requests("DescribeAppInstanceBot", &arn), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_are_fetched_again_after_the_describe_ttl() {
     let fake = FakeChime::start().await.unwrap();
