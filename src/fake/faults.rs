@@ -32,7 +32,8 @@ pub enum Fault {
     WrongTypes,
     /// A 502 HTML page from a proxy, without `x-amzn-ErrorType`.
     ProxyHtml,
-    /// ListBots always returns the same `NextToken`.
+    /// ListBots, ListAppInstances and ListAppInstanceBots always return
+    /// the same `NextToken` (with an empty page).
     LoopingToken,
 }
 

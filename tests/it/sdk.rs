@@ -471,6 +471,71 @@ async fn a_throttled_failing_or_garbled_instance_keeps_its_data_goes_down_counts
     }
 }
 
+/// ListAppInstanceBots answering the same `NextToken` forever: the
+/// pagination guard stops the listing, which is counted as a `pagination`
+/// error and survived like any failed listing (the last good bots stay,
+/// `up` goes to 0), and the instance recovers once the API does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_token_on_list_app_instance_bots_is_counted_survived_and_recovers() {
+    let fake = FakeChime::start().await.unwrap();
+    let victim = instance("looping", "Looping", 3);
+    let varn = victim.arn.clone();
+    fake.put_app_instance(victim);
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &varn,
+            "--chime.cache-ttl",
+            "1s",
+            "--chime.error-backoff",
+            "500ms",
+        ],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "up", |m| up(m, &varn) == Some(1.0))
+        .await;
+    let errors = |m: &Metrics| {
+        m.sum(
+            "chime_api_errors_total",
+            &[
+                ("operation", "ListAppInstanceBots"),
+                ("error", "pagination"),
+            ],
+        )
+    };
+    let before = errors(&exporter.metrics().await);
+    let pages_before = fake.requests("ListAppInstanceBots", &varn);
+    fake.add_fault(
+        FaultRule::new(Fault::LoopingToken)
+            .account(&varn)
+            .operation("ListAppInstanceBots"),
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "down", |m| {
+            up(m, &varn) == Some(0.0)
+        })
+        .await;
+    assert!(errors(&m) > before, "the looping token is not counted");
+    assert_eq!(bots(&m, &varn), Some(3.0), "the last good data stays");
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_info",
+            &[("app_instance_arn", varn.as_str())]
+        ),
+        3
+    );
+    // The token was followed (more than one page per listing), then given up.
+    assert!(fake.requests("ListAppInstanceBots", &varn) >= pages_before + 2);
+    fake.clear_faults();
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "recovers", |m| {
+            up(m, &varn) == Some(1.0)
+        })
+        .await;
+    assert_eq!(bots(&m, &varn), Some(3.0));
+}
+
 #[test]
 fn a_bad_app_instance_arn_exits_2_naming_it() {
     let home = TempDir::new("sdk-arn");
@@ -729,6 +794,41 @@ async fn a_failed_discovery_round_is_tried_again_after_the_backoff() {
             ]
         ) >= 3.0
     );
+}
+
+/// Discovery's ListAppInstances answering the same `NextToken` forever is
+/// stopped by the pagination guard and counted, and the next round after
+/// the backoff discovers the AppInstance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_token_on_list_app_instances_is_counted_and_discovery_recovers() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("looped", "Looped", 1);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    fake.add_fault(FaultRule::new(Fault::LoopingToken).operation("ListAppInstances"));
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.discover-app-instances",
+            "--chime.error-backoff",
+            "500ms",
+        ],
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(20), "the loop counted", |m| {
+            m.sum(
+                "chime_api_errors_total",
+                &[("operation", "ListAppInstances"), ("error", "pagination")],
+            ) >= 1.0
+        })
+        .await;
+    assert_eq!(up(&m, &arn), None, "nothing discovered through a loop");
+    fake.clear_faults();
+    exporter
+        .metrics_until(Duration::from_secs(20), "discovered", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
