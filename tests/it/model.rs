@@ -109,6 +109,24 @@ impl Model {
         )
     }
 
+    /// The shape of an operation's input member.
+    fn member_shape(&self, op: &str, member: &str) -> &Value {
+        let input = self.op(op)["input"]["shape"].as_str().unwrap();
+        let name = self.shape(input)["members"][member]["shape"]
+            .as_str()
+            .unwrap();
+        self.shape(name)
+    }
+
+    /// Whether a string member may be empty: its shape has no `min`, or a
+    /// `min` of 0 (Chime's `NextToken` is a plain `String`; Chime SDK's is
+    /// `NextToken`, `min: 0`).
+    fn may_be_empty(&self, op: &str, member: &str) -> bool {
+        self.member_shape(op, member)["min"]
+            .as_i64()
+            .is_none_or(|min| min == 0)
+    }
+
     /// Checks `value` against shape `name`; problems go to `out`.
     fn check(&self, name: &str, value: &Value, at: &str, out: &mut Vec<String>) {
         let shape = self.shape(name);
@@ -383,6 +401,16 @@ async fn the_fake_follows_the_chime_model() {
         let forged = get(&fake, &format!("{path}?{next_token}=forged")).await;
         assert_eq!(forged.status, 400);
         check_answer(&model, op, &forged, "forged token", &mut problems);
+        // An empty token is valid as the model has it: the first page.
+        assert!(model.may_be_empty(op, "NextToken"), "{op}");
+        let first = get(&fake, &format!("{path}?{max_results}={min}")).await;
+        let empty = get(&fake, &format!("{path}?{max_results}={min}&{next_token}=")).await;
+        assert_eq!(empty.status, 200, "{op} empty token: {}", empty.body);
+        assert_eq!(
+            empty.body, first.body,
+            "{op}: an empty token is the first page"
+        );
+        check_answer(&model, op, &empty, "empty token", &mut problems);
     }
 
     // ListAccounts' filters, as their shapes say.
@@ -629,6 +657,16 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
         let forged = get(&fake, &format!("{path}{next_token}=forged")).await;
         assert_eq!(forged.status, 400);
         check_answer(&model, op, &forged, "forged token", &mut problems);
+        // `NextToken` is `min: 0` here: an empty one is the first page.
+        assert!(model.may_be_empty(op, "NextToken"), "{op}");
+        let first = get(&fake, &format!("{path}{max_results}={min}")).await;
+        let empty = get(&fake, &format!("{path}{max_results}={min}&{next_token}=")).await;
+        assert_eq!(empty.status, 200, "{op} empty token: {}", empty.body);
+        assert_eq!(
+            empty.body, first.body,
+            "{op}: an empty token is the first page"
+        );
+        check_answer(&model, op, &empty, "empty token", &mut problems);
     }
     assert!(
         problems.is_empty(),
