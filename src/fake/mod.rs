@@ -65,7 +65,9 @@ use tokio::task::JoinHandle;
 pub use demo::{Demo, DemoOptions};
 pub use faults::{Fault, FaultRule};
 pub use model::{uuid_like, FakeAccount, FakeBot};
-pub use sdk::{FakeAppInstance, FakeAppInstanceBot, DEFAULT_SDK_PAGE_SIZE};
+pub use sdk::{
+    is_chime_arn, FakeAppInstance, FakeAppInstanceBot, CHIME_ARN_PATTERN, DEFAULT_SDK_PAGE_SIZE,
+};
 
 use handler::handle;
 

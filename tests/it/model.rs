@@ -598,6 +598,33 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
         &mut problems,
     );
 
+    // ARNs as the model's `ChimeArn` has them (5 to 1600 characters, the
+    // pattern), for both the query's AppInstanceArn and Describe's path
+    // label: a malformed one is a 400 BadRequestException, which both
+    // operations declare.
+    let chime_arn = model.shape("ChimeArn");
+    assert_eq!(
+        (chime_arn["min"].as_i64(), chime_arn["max"].as_i64()),
+        (Some(5), Some(1600))
+    );
+    assert_eq!(
+        chime_arn["pattern"].as_str(),
+        Some(chime_exporter::fake::CHIME_ARN_PATTERN),
+        "the fake implements another ChimeArn pattern"
+    );
+    for op in ["ListAppInstanceBots", "DescribeAppInstanceBot"] {
+        let member = if op == "DescribeAppInstanceBot" {
+            "AppInstanceBotArn"
+        } else {
+            "AppInstanceArn"
+        };
+        let input = model.op(op)["input"]["shape"].as_str().unwrap();
+        assert_eq!(
+            model.shape(input)["members"][member]["shape"],
+            "ChimeArn",
+            "{op}"
+        );
+    }
     // Query names and ranges of the listings; every item once, page by page.
     for (op, path, member_name, items) in [
         (
@@ -668,6 +695,60 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
         );
         check_answer(&model, op, &empty, "empty token", &mut problems);
     }
+    // (After the paging above: these add AppInstances.)
+    let long_field = format!(
+        "arn:{}:chime:us-east-1:111122223333:app-instance/x",
+        "a".repeat(64)
+    );
+    for bad in [
+        // Upper case, `_` or an empty partition: outside `[a-z0-9-\.]{1,63}`.
+        "arn:AWS:chime:us-east-1:111122223333:app-instance/inst-1".to_owned(),
+        "arn:aws:chime:us_east_1:111122223333:app-instance/inst-1".to_owned(),
+        "arn::chime:us-east-1:111122223333:app-instance/inst-1".to_owned(),
+        long_field,
+        // The resource may not start with `/`, nor be empty.
+        "arn:aws:chime:us-east-1:111122223333:/app-instance/inst-1".to_owned(),
+        "arn:aws:chime:us-east-1:111122223333:".to_owned(),
+        "arn:aws:chime:us-east-1:111122223333".to_owned(),
+    ] {
+        assert!(!chime_exporter::fake::is_chime_arn(&bad), "{bad}");
+        // Planted under that very ARN, so that only the ARN check stands
+        // between the request and an answer with data (not "no such
+        // AppInstance" or "bot not found").
+        let mut planted = FakeAppInstance::new("us-east-1", "111122223333", "planted", "Planted")
+            .with_bots("Planted", 1);
+        planted.arn = bad.clone();
+        planted.bots[0].arn = format!("{bad}/bot/b");
+        fake.put_app_instance(planted);
+        for (op, path) in [
+            (
+                "ListAppInstanceBots",
+                format!("/app-instance-bots?app-instance-arn={}", enc(&bad)),
+            ),
+            (
+                "DescribeAppInstanceBot",
+                format!("/app-instance-bots/{}", enc(&format!("{bad}/bot/b"))),
+            ),
+        ] {
+            // (Describe's bad ARNs stay bad with `/bot/b` appended: the
+            // fields before the resource do not change.)
+            let resp = get(&fake, &path).await;
+            assert_eq!(resp.status, 400, "{op} {bad}: {}", resp.body);
+            assert_eq!(
+                resp.header("x-amzn-ErrorType"),
+                Some("BadRequestException"),
+                "{op} {bad}"
+            );
+            check_answer(
+                &model,
+                op,
+                &resp,
+                &format!("malformed ARN {bad}"),
+                &mut problems,
+            );
+        }
+    }
+
     assert!(
         problems.is_empty(),
         "the fake departs from the model:\n{}",
