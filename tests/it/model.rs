@@ -554,6 +554,59 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
             check_answer(&model, op, &resp, &format!("{fault:?}"), &mut problems);
         }
     }
+    // The Describe path, independently of `enc` above (which also built
+    // the expected path): the label `{appInstanceBotArn}` is one segment,
+    // not greedy (`{…+}`), so the ARN's `/` must come percent-encoded.
+    let uri = model.op("DescribeAppInstanceBot")["http"]["requestUri"]
+        .as_str()
+        .unwrap();
+    assert_eq!(uri, "/app-instance-bots/{appInstanceBotArn}");
+    let by_hand = bot.replace(':', "%3A").replace('/', "%2F");
+    let resp = get(&fake, &uri.replace("{appInstanceBotArn}", &by_hand)).await;
+    assert_eq!(resp.status, 200, "%3A and %2F decode: {}", resp.body);
+    let body: Value = serde_json::from_str(&resp.body).unwrap();
+    assert_eq!(
+        body["AppInstanceBot"]["AppInstanceBotArn"].as_str(),
+        Some(bot.as_str())
+    );
+    // `:` may also come raw (RFC 3986 allows it in a segment).
+    let raw_colons = bot.replace('/', "%2F");
+    let resp = get(&fake, &format!("/app-instance-bots/{raw_colons}")).await;
+    assert_eq!(resp.status, 200, "raw ':': {}", resp.body);
+    // A raw `/` splits the label into several segments: no operation's
+    // path, so no bot (and never another bot's or the listing's answer).
+    for raw in [
+        format!("/app-instance-bots/{bot}"),
+        format!("/app-instance-bots/{}", bot.replace(':', "%3A")),
+    ] {
+        let resp = get(&fake, &raw).await;
+        assert_eq!(resp.status, 404, "{raw}: {}", resp.body);
+        assert_eq!(
+            resp.header("x-amzn-ErrorType"),
+            Some("UnknownOperationException"),
+            "{raw}"
+        );
+    }
+
+    // ListAppInstanceBots for an AppInstance that does not exist: the
+    // operation declares no NotFoundException (no 404), so it is a
+    // BadRequestException, 400, which it declares.
+    let unknown = format!("{}-gone", arn);
+    let resp = get(
+        &fake,
+        &format!("/app-instance-bots?app-instance-arn={}", enc(&unknown)),
+    )
+    .await;
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(resp.header("x-amzn-ErrorType"), Some("BadRequestException"));
+    check_answer(
+        &model,
+        "ListAppInstanceBots",
+        &resp,
+        "unknown AppInstance",
+        &mut problems,
+    );
+
     // Timestamps are epoch seconds on the wire (the shape names no format).
     assert!(model.shape("Timestamp")["timestampFormat"].is_null());
     let described: Value = serde_json::from_str(&get(&fake, &describe).await.body).unwrap();
