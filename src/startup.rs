@@ -188,7 +188,9 @@ pub async fn run(
         Exposition::new(cache, telemetry, with_aws, config.collectors).with_sdk(SdkRenderer::new(
             sdk_cache,
             SdkRenderSettings {
-                drop_bot_names: !config.collectors.display_names,
+                // Both `Name`s are sensitive in the model: the switch that
+                // leaves Chime bots' `DisplayName` out leaves them out too.
+                drop_names: !config.collectors.display_names,
             },
         )),
         Prober::new(discovery, config.probe),

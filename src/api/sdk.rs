@@ -16,6 +16,10 @@
 //!
 //! `Metadata` is sensitive in the model and has no field here: it is never
 //! copied out of the SDK's answers, so nothing above can export or log it.
+//! `Name` (of AppInstances and of bots, `NonEmptyResourceName`) is
+//! sensitive as well, but is what makes the series readable: it is kept,
+//! and the renderer leaves it out under `--no-collector.bots.display-name`
+//! (`crate::expose::SdkRenderSettings::drop_names`).
 
 use std::sync::Arc;
 

@@ -16,17 +16,21 @@ use crate::collect::{InstanceView, SdkCache};
 /// What the renderer leaves out or keeps.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SdkRenderSettings {
-    /// Leave the `name` label out of the bot series (the same switch as
-    /// `display_name` for Chime bots: names can be personal or sensitive,
-    /// and `Name` is marked sensitive in the model).
-    pub drop_bot_names: bool,
+    /// Leave the `name` label out of both the AppInstance series
+    /// (`chime_sdk_app_instance_info`) and the bot series (the same switch
+    /// as `display_name` for Chime bots): names can be personal or
+    /// sensitive, and the model marks both `Name`s sensitive
+    /// (`NonEmptyResourceName`, `sensitive: true`, for `AppInstanceSummary`
+    /// and `AppInstanceBotSummary` alike). The series themselves stay, so
+    /// the instances and bots are still counted and joined on their ARNs.
+    pub drop_names: bool,
 }
 
 /// The families, in order: (name, help).
 pub const SDK_FAMILIES: [(&str, &str); 7] = [
     (
         "chime_sdk_app_instance_info",
-        "A watched Chime SDK AppInstance, with its name (from ListAppInstances; empty when unknown). Always 1.",
+        "A watched Chime SDK AppInstance, with its name (from ListAppInstances; empty when unknown; left out under --no-collector.bots.display-name). Always 1.",
     ),
     (
         "chime_sdk_app_instance_up",
@@ -60,13 +64,11 @@ pub fn encode_sdk(views: &[InstanceView], settings: SdkRenderSettings, out: &mut
     write_gauge_descriptor(out, info.0, info.1);
     for v in views {
         let name = v.name.as_deref().unwrap_or_default();
-        write_sample(
-            out,
-            info.0,
-            &[("app_instance_arn", &v.arn), ("name", name)],
-            &[],
-            Value::Int(1),
-        );
+        let mut labels: Vec<(&str, &str)> = vec![("app_instance_arn", &v.arn)];
+        if !settings.drop_names {
+            labels.push(("name", name));
+        }
+        write_sample(out, info.0, &labels, &[], Value::Int(1));
     }
     write_gauge_descriptor(out, up.0, up.1);
     for v in views {
@@ -102,7 +104,7 @@ pub fn encode_sdk(views: &[InstanceView], settings: SdkRenderSettings, out: &mut
                 ("app_instance_arn", &v.arn),
                 ("app_instance_bot_arn", &bot.arn),
             ];
-            if !settings.drop_bot_names {
+            if !settings.drop_names {
                 labels.push(("name", name));
             }
             labels.extend([
@@ -267,13 +269,7 @@ mod tests {
         }
 
         let mut out = String::new();
-        encode_sdk(
-            &views(),
-            SdkRenderSettings {
-                drop_bot_names: true,
-            },
-            &mut out,
-        );
+        encode_sdk(&views(), SdkRenderSettings { drop_names: true }, &mut out);
         let bot_lines: Vec<&str> = out
             .lines()
             .filter(|l| l.starts_with("chime_sdk_app_instance_bot_info{"))
@@ -283,7 +279,9 @@ mod tests {
             bot_lines.iter().all(|l| !l.contains("name=\"")),
             "{bot_lines:?}"
         );
-        // The AppInstance keeps its name.
-        assert!(out.contains("name=\"Chat\""));
+        // The AppInstance's name goes too (sensitive in the model), not
+        // its series.
+        assert!(!out.contains("name=\"Chat\""), "{out}");
+        assert!(out.contains("chime_sdk_app_instance_info{app_instance_arn=\"arn:aws:chime:us-east-1:111122223333:app-instance/a\"} 1\n"), "{out}");
     }
 }

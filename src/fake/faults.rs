@@ -32,7 +32,8 @@ pub enum Fault {
     WrongTypes,
     /// A 502 HTML page from a proxy, without `x-amzn-ErrorType`.
     ProxyHtml,
-    /// ListBots always returns the same `NextToken`.
+    /// ListBots, ListAppInstances and ListAppInstanceBots always return
+    /// the same `NextToken` (with an empty page).
     LoopingToken,
 }
 
@@ -44,7 +45,8 @@ pub struct FaultRule {
     pub account_id: Option<String>,
     /// Only this operation (`None`: every operation).
     pub operation: Option<&'static str>,
-    /// Only ListBots calls that carry a `next-token` (a page after the first).
+    /// Only listing calls that carry a non-empty `next-token` (a page after
+    /// the first).
     pub later_pages_only: bool,
     /// How many more calls it applies to (`None`: until removed).
     pub remaining: Option<u32>,
@@ -101,7 +103,8 @@ pub(crate) fn pick_fault(
     let mut delay = Duration::ZERO;
     let op = route.operation();
     let account = route.account_id();
-    let has_token = params.contains_key("next-token");
+    // An empty token asks for the first page (see `wire::next_token`).
+    let has_token = super::wire::next_token(params).is_some();
     let mut chosen = None;
     for rule in faults.iter_mut() {
         if rule.account_id.as_deref().is_some_and(|a| a != account)

@@ -234,12 +234,22 @@ fn answer(shared: &Shared, req: &Request<Incoming>) -> Answer {
                 "<html><body><h1>502 Bad Gateway</h1></body></html>",
             ))
         }
+        // Every listing the exporter follows can loop, not only Chime's:
+        // an empty page whose `NextToken` never changes, in each listing's
+        // own shape. (The other routes answer normally.)
         Some(Fault::LoopingToken) => {
-            if let Route::ListBots(_) = route {
-                return Answer::Now(json_response(
-                    StatusCode::OK,
-                    &json!({"Bots": [], "NextToken": "loop"}),
-                ));
+            let body = match &route {
+                Route::ListBots(_) => Some(json!({"Bots": [], "NextToken": "loop"})),
+                Route::ListAppInstances => Some(json!({"AppInstances": [], "NextToken": "loop"})),
+                Route::ListAppInstanceBots(arn) => Some(json!({
+                    "AppInstanceArn": arn,
+                    "AppInstanceBots": [],
+                    "NextToken": "loop",
+                })),
+                _ => None,
+            };
+            if let Some(body) = body {
+                return Answer::Now(json_response(StatusCode::OK, &body));
             }
         }
     }

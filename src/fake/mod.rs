@@ -19,7 +19,8 @@
 //! absent values are omitted. Errors carry `x-amzn-ErrorType` and a body
 //! `{"Code": …, "Message": …}` with the model's HTTP status: 400
 //! `BadRequestException` (e.g. `max-results` out of range, a forged
-//! `next-token`), 401 `UnauthorizedClientException` (no `Authorization`
+//! `next-token`; an empty one is the first page, as both models allow
+//! it), 401 `UnauthorizedClientException` (no `Authorization`
 //! header), 404 `NotFoundException` (unknown account or bot), 429
 //! `ThrottledClientException`; as AWS does for any service, a SigV4
 //! credential scope for another region or service is a 403
@@ -64,7 +65,9 @@ use tokio::task::JoinHandle;
 pub use demo::{Demo, DemoOptions};
 pub use faults::{Fault, FaultRule};
 pub use model::{uuid_like, FakeAccount, FakeBot};
-pub use sdk::{FakeAppInstance, FakeAppInstanceBot, DEFAULT_SDK_PAGE_SIZE};
+pub use sdk::{
+    is_chime_arn, FakeAppInstance, FakeAppInstanceBot, CHIME_ARN_PATTERN, DEFAULT_SDK_PAGE_SIZE,
+};
 
 use handler::handle;
 
@@ -87,9 +90,10 @@ pub struct Call {
 }
 
 impl Call {
-    /// A listing's first page (no `next-token`).
+    /// A listing's first page (no `next-token`, or an empty one: see
+    /// [`wire::next_token`]).
     pub fn first_page(&self) -> bool {
-        !self.query.contains_key("next-token")
+        wire::next_token(&self.query).is_none()
     }
 }
 

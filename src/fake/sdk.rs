@@ -13,7 +13,9 @@
 //! Errors as for Chime (`x-amzn-ErrorType`, `{"Code","Message"}`); a 404
 //! `NotFoundException` only on Describe (the listings' model has none: an
 //! unknown AppInstance is a 400). `Metadata` (sensitive in the model) is
-//! sent, so tests can check that the exporter never shows it.
+//! sent, so tests can check that the exporter never shows it; so are the
+//! `Name`s (sensitive too), so tests can check that
+//! `--no-collector.bots.display-name` leaves them out.
 
 use std::collections::HashMap;
 
@@ -140,10 +142,52 @@ impl FakeAppInstanceBot {
     }
 }
 
-/// The model's `ChimeArn` pattern, loosely: `arn:` and five more
-/// colon-separated fields, 5 to 1600 characters.
-fn is_chime_arn(s: &str) -> bool {
-    (5..=1600).contains(&s.len()) && s.starts_with("arn:") && s.split(':').count() >= 6
+/// The model's `ChimeArn` pattern, as written in `service-2.json`
+/// (checked against it by the model test).
+pub const CHIME_ARN_PATTERN: &str =
+    r"arn:[a-z0-9-\.]{1,63}:[a-z0-9-\.]{0,63}:[a-z0-9-\.]{0,63}:[a-z0-9-\.]{0,63}:[^/].{0,1023}";
+
+/// Whether `s` is a `ChimeArn` as the model defines it: 5 to 1600
+/// characters matching [`CHIME_ARN_PATTERN`] whole (the service validates
+/// the whole value, and the exporter must not get away with less from the
+/// fake than from AWS). Written by hand, as the crate has no regex engine:
+/// the four fields after `arn:` cannot hold a `:`, so splitting at the
+/// first five colons is the only way the pattern can match. In the tail,
+/// `.` is any character but a line terminator (`\n`, `\r`, U+2028,
+/// U+2029: those of both Java's and ECMAScript's `.`), while its first
+/// character, `[^/]`, is anything but `/`.
+pub fn is_chime_arn(s: &str) -> bool {
+    let field = |f: &str, min: usize| {
+        (min..=63).contains(&f.len())
+            && f.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    let chars = s.chars().count();
+    if !(5..=1600).contains(&chars) {
+        return false;
+    }
+    let mut parts = s.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(tail)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let mut rest = tail.chars();
+    let Some(first) = rest.next() else {
+        return false;
+    };
+    field(partition, 1)
+        && field(service, 0)
+        && field(region, 0)
+        && field(account, 0)
+        && first != '/'
+        && rest.clone().count() <= 1023
+        && rest.all(|c| !matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
 }
 
 /// The answer to a Chime SDK route (`None`: not one of them).
@@ -218,4 +262,38 @@ pub(super) fn answer(
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_chime_arn;
+
+    #[test]
+    fn arns_follow_the_model_pattern() {
+        let ok = "arn:aws:chime:us-east-1:111122223333:app-instance/a/bot/b";
+        assert!(is_chime_arn(ok));
+        assert!(is_chime_arn("arn:a::::x"));
+        assert!(is_chime_arn("arn:aws-cn.x:chime:::a:b/c"));
+        let long_field = format!("arn:{}:chime:us-east-1:1:x", "a".repeat(64));
+        let long_tail = format!("arn:aws:chime:us-east-1:1:{}", "x".repeat(1025));
+        let tail_at_max = format!("arn:aws:chime:us-east-1:1:{}", "x".repeat(1024));
+        assert!(is_chime_arn(&tail_at_max));
+        for bad in [
+            "",
+            "arn:",
+            "arn:aws:chime:us-east-1:111122223333",
+            "arn:aws:chime:us-east-1:111122223333:",
+            "arn::chime:us-east-1:111122223333:app-instance/a",
+            "arn:AWS:chime:us-east-1:111122223333:app-instance/a",
+            "arn:aws:chime:us_east_1:111122223333:app-instance/a",
+            "arn:aws:chime:us-east-1:111122223333:/app-instance/a",
+            "arn:aws:chime:us-east-1:111122223333:app-instance/a\nb",
+            "xarn:aws:chime:us-east-1:111122223333:app-instance/a",
+            "not-an-arn",
+            &long_field,
+            &long_tail,
+        ] {
+            assert!(!is_chime_arn(bad), "{bad:?}");
+        }
+    }
 }

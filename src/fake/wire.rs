@@ -223,8 +223,19 @@ pub fn paged<T>(
     }
 }
 
+/// The request's `next-token`, `None` when absent or empty. Both models
+/// allow an empty token (Chime's is a plain `String`, no `min`; Chime SDK's
+/// `NextToken` has `min: 0`), so it cannot be refused as malformed; with
+/// nothing to continue from, it asks for the first page, as no token does.
+pub fn next_token(params: &HashMap<String, String>) -> Option<&str> {
+    params
+        .get("next-token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+}
+
 /// One page's body (`member` and `NextToken`), or why the request is a
-/// 400 (a bad token).
+/// 400 (a bad token; an empty one is the first page, see [`next_token`]).
 pub fn paged_map<T>(
     params: &HashMap<String, String>,
     scope: &str,
@@ -233,7 +244,7 @@ pub fn paged_map<T>(
     member: &str,
     to_json: impl Fn(&T) -> Value,
 ) -> Result<Map<String, Value>, &'static str> {
-    let offset = match params.get("next-token") {
+    let offset = match next_token(params) {
         None => 0,
         Some(token) => match read_token(scope, token) {
             Some(o) if o <= items.len() => o,
@@ -292,6 +303,20 @@ mod tests {
         assert_eq!(q["max-results"], "5");
         assert_eq!(q["empty"], "");
         assert!(parse_query(Some("x=%f")).is_none());
+    }
+
+    #[test]
+    fn an_empty_token_is_the_first_page() {
+        let items = [1, 2, 3];
+        let page = |q: &str| {
+            let params = parse_query(Some(q)).unwrap_or_default();
+            paged_map(&params, "s", &items, 2, "Items", |n| Value::from(*n))
+        };
+        let first = page("");
+        assert!(first.is_ok());
+        assert_eq!(page("next-token="), first);
+        assert_eq!(page("next-token"), first);
+        assert!(page("next-token=forged").is_err());
     }
 
     #[test]

@@ -109,6 +109,24 @@ impl Model {
         )
     }
 
+    /// The shape of an operation's input member.
+    fn member_shape(&self, op: &str, member: &str) -> &Value {
+        let input = self.op(op)["input"]["shape"].as_str().unwrap();
+        let name = self.shape(input)["members"][member]["shape"]
+            .as_str()
+            .unwrap();
+        self.shape(name)
+    }
+
+    /// Whether a string member may be empty: its shape has no `min`, or a
+    /// `min` of 0 (Chime's `NextToken` is a plain `String`; Chime SDK's is
+    /// `NextToken`, `min: 0`).
+    fn may_be_empty(&self, op: &str, member: &str) -> bool {
+        self.member_shape(op, member)["min"]
+            .as_i64()
+            .is_none_or(|min| min == 0)
+    }
+
     /// Checks `value` against shape `name`; problems go to `out`.
     fn check(&self, name: &str, value: &Value, at: &str, out: &mut Vec<String>) {
         let shape = self.shape(name);
@@ -383,6 +401,16 @@ async fn the_fake_follows_the_chime_model() {
         let forged = get(&fake, &format!("{path}?{next_token}=forged")).await;
         assert_eq!(forged.status, 400);
         check_answer(&model, op, &forged, "forged token", &mut problems);
+        // An empty token is valid as the model has it: the first page.
+        assert!(model.may_be_empty(op, "NextToken"), "{op}");
+        let first = get(&fake, &format!("{path}?{max_results}={min}")).await;
+        let empty = get(&fake, &format!("{path}?{max_results}={min}&{next_token}=")).await;
+        assert_eq!(empty.status, 200, "{op} empty token: {}", empty.body);
+        assert_eq!(
+            empty.body, first.body,
+            "{op}: an empty token is the first page"
+        );
+        check_answer(&model, op, &empty, "empty token", &mut problems);
     }
 
     // ListAccounts' filters, as their shapes say.
@@ -526,6 +554,59 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
             check_answer(&model, op, &resp, &format!("{fault:?}"), &mut problems);
         }
     }
+    // The Describe path, independently of `enc` above (which also built
+    // the expected path): the label `{appInstanceBotArn}` is one segment,
+    // not greedy (`{…+}`), so the ARN's `/` must come percent-encoded.
+    let uri = model.op("DescribeAppInstanceBot")["http"]["requestUri"]
+        .as_str()
+        .unwrap();
+    assert_eq!(uri, "/app-instance-bots/{appInstanceBotArn}");
+    let by_hand = bot.replace(':', "%3A").replace('/', "%2F");
+    let resp = get(&fake, &uri.replace("{appInstanceBotArn}", &by_hand)).await;
+    assert_eq!(resp.status, 200, "%3A and %2F decode: {}", resp.body);
+    let body: Value = serde_json::from_str(&resp.body).unwrap();
+    assert_eq!(
+        body["AppInstanceBot"]["AppInstanceBotArn"].as_str(),
+        Some(bot.as_str())
+    );
+    // `:` may also come raw (RFC 3986 allows it in a segment).
+    let raw_colons = bot.replace('/', "%2F");
+    let resp = get(&fake, &format!("/app-instance-bots/{raw_colons}")).await;
+    assert_eq!(resp.status, 200, "raw ':': {}", resp.body);
+    // A raw `/` splits the label into several segments: no operation's
+    // path, so no bot (and never another bot's or the listing's answer).
+    for raw in [
+        format!("/app-instance-bots/{bot}"),
+        format!("/app-instance-bots/{}", bot.replace(':', "%3A")),
+    ] {
+        let resp = get(&fake, &raw).await;
+        assert_eq!(resp.status, 404, "{raw}: {}", resp.body);
+        assert_eq!(
+            resp.header("x-amzn-ErrorType"),
+            Some("UnknownOperationException"),
+            "{raw}"
+        );
+    }
+
+    // ListAppInstanceBots for an AppInstance that does not exist: the
+    // operation declares no NotFoundException (no 404), so it is a
+    // BadRequestException, 400, which it declares.
+    let unknown = format!("{}-gone", arn);
+    let resp = get(
+        &fake,
+        &format!("/app-instance-bots?app-instance-arn={}", enc(&unknown)),
+    )
+    .await;
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(resp.header("x-amzn-ErrorType"), Some("BadRequestException"));
+    check_answer(
+        &model,
+        "ListAppInstanceBots",
+        &resp,
+        "unknown AppInstance",
+        &mut problems,
+    );
+
     // Timestamps are epoch seconds on the wire (the shape names no format).
     assert!(model.shape("Timestamp")["timestampFormat"].is_null());
     let described: Value = serde_json::from_str(&get(&fake, &describe).await.body).unwrap();
@@ -570,6 +651,33 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
         &mut problems,
     );
 
+    // ARNs as the model's `ChimeArn` has them (5 to 1600 characters, the
+    // pattern), for both the query's AppInstanceArn and Describe's path
+    // label: a malformed one is a 400 BadRequestException, which both
+    // operations declare.
+    let chime_arn = model.shape("ChimeArn");
+    assert_eq!(
+        (chime_arn["min"].as_i64(), chime_arn["max"].as_i64()),
+        (Some(5), Some(1600))
+    );
+    assert_eq!(
+        chime_arn["pattern"].as_str(),
+        Some(chime_exporter::fake::CHIME_ARN_PATTERN),
+        "the fake implements another ChimeArn pattern"
+    );
+    for op in ["ListAppInstanceBots", "DescribeAppInstanceBot"] {
+        let member = if op == "DescribeAppInstanceBot" {
+            "AppInstanceBotArn"
+        } else {
+            "AppInstanceArn"
+        };
+        let input = model.op(op)["input"]["shape"].as_str().unwrap();
+        assert_eq!(
+            model.shape(input)["members"][member]["shape"],
+            "ChimeArn",
+            "{op}"
+        );
+    }
     // Query names and ranges of the listings; every item once, page by page.
     for (op, path, member_name, items) in [
         (
@@ -629,7 +737,71 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
         let forged = get(&fake, &format!("{path}{next_token}=forged")).await;
         assert_eq!(forged.status, 400);
         check_answer(&model, op, &forged, "forged token", &mut problems);
+        // `NextToken` is `min: 0` here: an empty one is the first page.
+        assert!(model.may_be_empty(op, "NextToken"), "{op}");
+        let first = get(&fake, &format!("{path}{max_results}={min}")).await;
+        let empty = get(&fake, &format!("{path}{max_results}={min}&{next_token}=")).await;
+        assert_eq!(empty.status, 200, "{op} empty token: {}", empty.body);
+        assert_eq!(
+            empty.body, first.body,
+            "{op}: an empty token is the first page"
+        );
+        check_answer(&model, op, &empty, "empty token", &mut problems);
     }
+    // (After the paging above: these add AppInstances.)
+    let long_field = format!(
+        "arn:{}:chime:us-east-1:111122223333:app-instance/x",
+        "a".repeat(64)
+    );
+    for bad in [
+        // Upper case, `_` or an empty partition: outside `[a-z0-9-\.]{1,63}`.
+        "arn:AWS:chime:us-east-1:111122223333:app-instance/inst-1".to_owned(),
+        "arn:aws:chime:us_east_1:111122223333:app-instance/inst-1".to_owned(),
+        "arn::chime:us-east-1:111122223333:app-instance/inst-1".to_owned(),
+        long_field,
+        // The resource may not start with `/`, nor be empty.
+        "arn:aws:chime:us-east-1:111122223333:/app-instance/inst-1".to_owned(),
+        "arn:aws:chime:us-east-1:111122223333:".to_owned(),
+        "arn:aws:chime:us-east-1:111122223333".to_owned(),
+    ] {
+        assert!(!chime_exporter::fake::is_chime_arn(&bad), "{bad}");
+        // Planted under that very ARN, so that only the ARN check stands
+        // between the request and an answer with data (not "no such
+        // AppInstance" or "bot not found").
+        let mut planted = FakeAppInstance::new("us-east-1", "111122223333", "planted", "Planted")
+            .with_bots("Planted", 1);
+        planted.arn = bad.clone();
+        planted.bots[0].arn = format!("{bad}/bot/b");
+        fake.put_app_instance(planted);
+        for (op, path) in [
+            (
+                "ListAppInstanceBots",
+                format!("/app-instance-bots?app-instance-arn={}", enc(&bad)),
+            ),
+            (
+                "DescribeAppInstanceBot",
+                format!("/app-instance-bots/{}", enc(&format!("{bad}/bot/b"))),
+            ),
+        ] {
+            // (Describe's bad ARNs stay bad with `/bot/b` appended: the
+            // fields before the resource do not change.)
+            let resp = get(&fake, &path).await;
+            assert_eq!(resp.status, 400, "{op} {bad}: {}", resp.body);
+            assert_eq!(
+                resp.header("x-amzn-ErrorType"),
+                Some("BadRequestException"),
+                "{op} {bad}"
+            );
+            check_answer(
+                &model,
+                op,
+                &resp,
+                &format!("malformed ARN {bad}"),
+                &mut problems,
+            );
+        }
+    }
+
     assert!(
         problems.is_empty(),
         "the fake departs from the model:\n{}",

@@ -266,6 +266,90 @@ async fn lists_follow_the_cache_ttl_describes_the_describe_ttl_and_deleted_bots_
     );
 }
 
+/// A bot still listed whose DescribeAppInstanceBot answers 404
+/// `NotFoundException` was deleted between the list and the Describe (the
+/// only operation whose model has that error): the bot is left out, the
+/// listing still succeeded so the AppInstance stays up, the other bots keep
+/// their details, and the 404 is counted as an API error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_whose_describe_answers_404_is_left_out_and_the_instance_stays_up() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("vanishing", "Vanishing", 3);
+    let arn = a.arn.clone();
+    let gone = a.bots[0].arn.clone();
+    fake.put_app_instance(a);
+    // Bots are described in listed order, one at a time: the first
+    // Describe of the instance is that of the first bot.
+    fake.add_fault(
+        FaultRule::new(Fault::AwsError {
+            status: 404,
+            code: "NotFoundException".into(),
+        })
+        .account(&arn)
+        .operation("DescribeAppInstanceBot")
+        .times(1),
+    );
+    // A long TTL: the listing is not redone (which would describe the bot
+    // again) while the test looks.
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &arn,
+            "--chime.cache-ttl",
+            "1h",
+        ],
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        up(&m, &arn),
+        Some(1.0),
+        "a 404 on Describe is not a failed listing"
+    );
+    assert_eq!(bots(&m, &arn), Some(2.0), "{}", m.text);
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_info",
+            &[("app_instance_bot_arn", gone.as_str())]
+        ),
+        0,
+        "{}",
+        m.text
+    );
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_created_timestamp_seconds",
+            &[("app_instance_arn", arn.as_str())]
+        ),
+        2
+    );
+    // The other two were described and keep their Lex configuration.
+    assert_eq!(
+        m.samples
+            .iter()
+            .filter(|(n, l, _)| n == "chime_sdk_app_instance_bot_info"
+                && l.get("locale_id").is_some_and(|v| v == "en_US"))
+            .count(),
+        2
+    );
+    assert!(
+        m.sum(
+            "chime_api_errors_total",
+            &[
+                ("operation", "DescribeAppInstanceBot"),
+                ("error", "NotFoundException")
+            ]
+        ) >= 1.0,
+        "the 404 is not counted"
+    );
+    // Not retried: one Describe per bot.
+    assert_eq!(fake.requests("DescribeAppInstanceBot", &arn), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_are_fetched_again_after_the_describe_ttl() {
     let fake = FakeChime::start().await.unwrap();
@@ -387,6 +471,71 @@ async fn a_throttled_failing_or_garbled_instance_keeps_its_data_goes_down_counts
     }
 }
 
+/// ListAppInstanceBots answering the same `NextToken` forever: the
+/// pagination guard stops the listing, which is counted as a `pagination`
+/// error and survived like any failed listing (the last good bots stay,
+/// `up` goes to 0), and the instance recovers once the API does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_token_on_list_app_instance_bots_is_counted_survived_and_recovers() {
+    let fake = FakeChime::start().await.unwrap();
+    let victim = instance("looping", "Looping", 3);
+    let varn = victim.arn.clone();
+    fake.put_app_instance(victim);
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.app-instance-arn",
+            &varn,
+            "--chime.cache-ttl",
+            "1s",
+            "--chime.error-backoff",
+            "500ms",
+        ],
+    );
+    exporter
+        .metrics_until(Duration::from_secs(30), "up", |m| up(m, &varn) == Some(1.0))
+        .await;
+    let errors = |m: &Metrics| {
+        m.sum(
+            "chime_api_errors_total",
+            &[
+                ("operation", "ListAppInstanceBots"),
+                ("error", "pagination"),
+            ],
+        )
+    };
+    let before = errors(&exporter.metrics().await);
+    let pages_before = fake.requests("ListAppInstanceBots", &varn);
+    fake.add_fault(
+        FaultRule::new(Fault::LoopingToken)
+            .account(&varn)
+            .operation("ListAppInstanceBots"),
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "down", |m| {
+            up(m, &varn) == Some(0.0)
+        })
+        .await;
+    assert!(errors(&m) > before, "the looping token is not counted");
+    assert_eq!(bots(&m, &varn), Some(3.0), "the last good data stays");
+    assert_eq!(
+        m.count(
+            "chime_sdk_app_instance_bot_info",
+            &[("app_instance_arn", varn.as_str())]
+        ),
+        3
+    );
+    // The token was followed (more than one page per listing), then given up.
+    assert!(fake.requests("ListAppInstanceBots", &varn) >= pages_before + 2);
+    fake.clear_faults();
+    let m = exporter
+        .metrics_until(Duration::from_secs(30), "recovers", |m| {
+            up(m, &varn) == Some(1.0)
+        })
+        .await;
+    assert_eq!(bots(&m, &varn), Some(3.0));
+}
+
 #[test]
 fn a_bad_app_instance_arn_exits_2_naming_it() {
     let home = TempDir::new("sdk-arn");
@@ -444,6 +593,16 @@ async fn the_demo_shows_both_sources() {
         .filter(|(n, _, _)| n == "chime_sdk_app_instance_bot_info")
         .all(|(_, l, _)| !l.contains_key("name")));
     assert!(!m.text.contains("display_name="));
+    // The AppInstance's `Name` is sensitive in the model as well
+    // (NonEmptyResourceName): the switch leaves it out too, but the series
+    // stays, so the instance is still seen.
+    assert_eq!(m.count("chime_sdk_app_instance_info", &[]), 1);
+    assert!(m
+        .samples
+        .iter()
+        .filter(|(n, _, _)| n == "chime_sdk_app_instance_info")
+        .all(|(_, l, _)| !l.contains_key("name")));
+    assert!(!m.text.contains("Support Chat"), "{}", m.text);
 }
 
 /// `check` with only the Chime SDK source: its three operations, once each.
@@ -635,6 +794,41 @@ async fn a_failed_discovery_round_is_tried_again_after_the_backoff() {
             ]
         ) >= 3.0
     );
+}
+
+/// Discovery's ListAppInstances answering the same `NextToken` forever is
+/// stopped by the pagination guard and counted, and the next round after
+/// the backoff discovers the AppInstance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_token_on_list_app_instances_is_counted_and_discovery_recovers() {
+    let fake = FakeChime::start().await.unwrap();
+    let a = instance("looped", "Looped", 1);
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    fake.add_fault(FaultRule::new(Fault::LoopingToken).operation("ListAppInstances"));
+    let exporter = start(
+        &fake,
+        &[
+            "--chime-sdk.discover-app-instances",
+            "--chime.error-backoff",
+            "500ms",
+        ],
+    );
+    let m = exporter
+        .metrics_until(Duration::from_secs(20), "the loop counted", |m| {
+            m.sum(
+                "chime_api_errors_total",
+                &[("operation", "ListAppInstances"), ("error", "pagination")],
+            ) >= 1.0
+        })
+        .await;
+    assert_eq!(up(&m, &arn), None, "nothing discovered through a loop");
+    fake.clear_faults();
+    exporter
+        .metrics_until(Duration::from_secs(20), "discovered", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
