@@ -58,6 +58,17 @@
     // this (1 = the rate limit is spent exactly).
     capacityRatio: 1,
     capacityFor: '15m',
+    // The Chime SDK source. ChimeSdkAppInstanceDown: listing an
+    // AppInstance's bots (chime_sdk_app_instance_up == 0) failing this long.
+    sdkAppInstanceDownFor: '15m',
+    // ChimeSdkAppInstanceStale: an AppInstance's bots last listed
+    // successfully more than this many seconds ago. The exporter does not
+    // export the cache TTL it uses for AppInstances (the target's cache TTL,
+    // else --chime.cache-ttl), so this is a number: by default 3 x the
+    // default --chime.cache-ttl of 5m (plus its 10 % jitter) and a grace of
+    // 2m, rounded. Raise it with a longer cache TTL.
+    sdkStaleSeconds: 1200,
+    sdkStaleFor: '5m',
 
     // Recording rules: the window of their rates.
     recordingWindow: '5m',

@@ -168,6 +168,30 @@ local u = import '../lib/utils.libsonnet';
             'chime_exporter {{ $labels.instance }}%s needs {{ $value | humanize }} times the API calls per second its --chime.rate-limit allows to refresh every account within its cache TTL; data ages past the TTL. Its log names a rate, a TTL or a shard count that would fit.' % where,
             c.capacityFor,
           ),
+          alert(
+            'ChimeSdkAppInstanceDown',
+            |||
+              (chime_sdk_app_instance_up{%(sel)s} == 0)
+              * on (%(on)s) group_left (name)
+                chime_sdk_app_instance_info{%(sel)s}
+            ||| % { sel: sel, on: by(['job', 'instance', 'app_instance_arn']) },
+            'warning',
+            'Chime SDK AppInstance {{ with $labels.name }}{{ . }}{{ else }}{{ $labels.app_instance_arn }}{{ end }} cannot be listed',
+            'Every listing of the AppInstanceBots of Chime SDK AppInstance {{ $labels.app_instance_arn }}{{ with $labels.name }} ({{ . }}){{ end }} by {{ $labels.instance }}%s has failed for %s; the exporter keeps serving its last good bots. chime_api_errors_total{operation="ListAppInstanceBots"} by error says why.' % [where, c.sdkAppInstanceDownFor],
+            c.sdkAppInstanceDownFor,
+          ),
+          alert(
+            'ChimeSdkAppInstanceStale',
+            |||
+              ((time() - chime_sdk_app_instance_last_success_timestamp_seconds{%(sel)s}) > %(stale)s)
+              * on (%(on)s) group_left (name)
+                chime_sdk_app_instance_info{%(sel)s}
+            ||| % { sel: sel, stale: c.sdkStaleSeconds, on: by(['job', 'instance', 'app_instance_arn']) },
+            'warning',
+            'Chime SDK data for AppInstance {{ with $labels.name }}{{ . }}{{ else }}{{ $labels.app_instance_arn }}{{ end }} is stale',
+            'The AppInstanceBots of Chime SDK AppInstance {{ $labels.app_instance_arn }}{{ with $labels.name }} ({{ . }}){{ end }} on {{ $labels.instance }}%s were last listed successfully {{ $value | humanizeDuration }} ago, more than %ss.' % [where, c.sdkStaleSeconds],
+            c.sdkStaleFor,
+          ),
         ],
       },
     ],

@@ -92,6 +92,13 @@ local layout(panels) =
     local names = 'max by (%s) (chime_account_info{%s})' % [by(['account_id', 'account_name']), f];
     local perAccount(aggr, expr) = '%s by (%s) (%s)' % [aggr, by(['account_id', 'account_name']), named(expr)];
     local accountLegend = '{{account_name}} ({{account_id}})';
+    // The Chime SDK source: per AppInstance, named from
+    // chime_sdk_app_instance_info (its series have no account).
+    local sdkNamed(expr) =
+      '%s * on (%s) group_left (name) chime_sdk_app_instance_info{%s}' % [expr, by(['job', 'instance', 'app_instance_arn']), fe];
+    local perAppInstance(aggr, expr) = '%s by (%s) (%s)' % [aggr, by(['app_instance_arn', 'name']), sdkNamed(expr)];
+    local appInstanceLegend = '{{name}} ({{app_instance_arn}})';
+    local sdkOperations = 'operation=~"ListAppInstances|ListAppInstanceBots|DescribeAppInstanceBot"';
     local instanceLegend = (if hasCluster then '{{%s}} ' % cl else '') + '{{instance}}';
 
     local variable(name, label, query, multi=false) = {
@@ -231,6 +238,87 @@ local layout(panels) =
         'max by (%s) (chime_target_up{%s, target=~"$target"})' % [by(['instance', 'target']), fe],
         instanceLegend + ' {{target}}',
       ]], { w:: 8, fieldConfig+: { defaults+: { min: 0, max: 1, custom+: { lineInterpolation: 'stepAfter' } } } }),
+
+      row('Chime SDK AppInstances'),
+      timeseries('AppInstances up', 'chime_sdk_app_instance_up per Chime SDK AppInstance (named from chime_sdk_app_instance_info): 1 when the last listing of its bots succeeded. While 0 it keeps its last good bots; ChimeSdkAppInstanceDown fires after %s.' % c.sdkAppInstanceDownFor, 'short', [[
+        perAppInstance('max', 'chime_sdk_app_instance_up{%s}' % fe),
+        appInstanceLegend,
+      ]], { w:: 8, fieldConfig+: { defaults+: { min: 0, max: 1, custom+: { lineInterpolation: 'stepAfter' } } } }),
+      timeseries('Bots per AppInstance', 'chime_sdk_app_instance_bots: AppInstanceBots per AppInstance, as of its last successful listing.', 'short', [[
+        perAppInstance('sum', 'chime_sdk_app_instance_bots{%s}' % fe),
+        appInstanceLegend,
+      ]], { w:: 8 }),
+      timeseries('AppInstance data age', 'Time since the last successful listing of each AppInstance (time() - chime_sdk_app_instance_last_success_timestamp_seconds). ChimeSdkAppInstanceStale fires above %ss.' % c.sdkStaleSeconds, 's', [[
+        'time() - ' + perAppInstance('max', 'chime_sdk_app_instance_last_success_timestamp_seconds{%s}' % fe),
+        appInstanceLegend,
+      ]], { w:: 8 }),
+      {
+        type: 'table',
+        title: 'AppInstanceBots',
+        description: 'Every AppInstanceBot of the watched Chime SDK AppInstances: chime_sdk_app_instance_bot_info (its Lex configuration from DescribeAppInstanceBot, empty until described) with the AppInstance name (chime_sdk_app_instance_info) and the created and updated timestamps.',
+        datasource: ds,
+        w:: 24,
+        h:: 8,
+        targets: [
+          target('max by (%s) (chime_sdk_app_instance_bot_info{%s} * on (%s) group_left (app_instance_name) label_join(chime_sdk_app_instance_info{%s}, "app_instance_name", "", "name"))' % [
+            by(['app_instance_arn', 'app_instance_name', 'app_instance_bot_arn', 'name', 'lex_bot_alias_arn', 'locale_id', 'standard_messages', 'targeted_messages']),
+            fe,
+            by(['job', 'instance', 'app_instance_arn']),
+            fe,
+          ], '', 'A', true),
+          target('max by (%s) (chime_sdk_app_instance_bot_created_timestamp_seconds{%s}) * 1000' % [by(['app_instance_arn', 'app_instance_bot_arn']), fe], '', 'B', true),
+          target('max by (%s) (chime_sdk_app_instance_bot_updated_timestamp_seconds{%s}) * 1000' % [by(['app_instance_arn', 'app_instance_bot_arn']), fe], '', 'C', true),
+        ],
+        transformations: [
+          { id: 'merge', options: {} },
+          {
+            id: 'organize',
+            options: {
+              excludeByName: { Time: true, 'Value #A': true },
+              indexByName: {
+                name: 0,
+                lex_bot_alias_arn: 1,
+                locale_id: 2,
+                standard_messages: 3,
+                targeted_messages: 4,
+                'Value #B': 5,
+                'Value #C': 6,
+                app_instance_name: 7,
+                app_instance_arn: 8,
+                app_instance_bot_arn: 9,
+              },
+              renameByName: {
+                name: 'Name',
+                lex_bot_alias_arn: 'Lex bot alias',
+                locale_id: 'Locale',
+                standard_messages: 'Standard messages',
+                targeted_messages: 'Targeted messages',
+                'Value #B': 'Created',
+                'Value #C': 'Last updated',
+                app_instance_name: 'AppInstance',
+                app_instance_arn: 'AppInstance ARN',
+                app_instance_bot_arn: 'AppInstanceBot ARN',
+              },
+            },
+          },
+        ],
+        fieldConfig: {
+          defaults: { custom: { align: 'auto', filterable: true } },
+          overrides: [
+            { matcher: { id: 'byName', options: 'Created' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] },
+            { matcher: { id: 'byName', options: 'Last updated' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] },
+          ],
+        },
+        options: { showHeader: true, sortBy: [{ displayName: 'Name', desc: false }] },
+      },
+      timeseries('SDK API requests', 'Requests the exporter sent to the Chime SDK Identity API (each page and retry), by operation: ListAppInstances once per discovery TTL, ListAppInstanceBots once per AppInstance per cache TTL, DescribeAppInstanceBot per bot per --chime-sdk.describe-ttl.', 'reqps', [[
+        'sum by (%s) (rate(chime_api_requests_total{%s, %s}[$__rate_interval]))' % [by(['operation']), fe, sdkOperations],
+        '{{operation}}',
+      ]]),
+      timeseries('SDK API errors', 'Failed Chime SDK Identity API requests, by operation and AWS error code or failure kind.', 'reqps', [[
+        'sum by (%s) (rate(chime_api_errors_total{%s, %s}[$__rate_interval]))' % [by(['operation', 'error']), fe, sdkOperations],
+        '{{operation}} {{error}}',
+      ]]),
 
       row('Exporter'),
       timeseries('Cache hit ratio', 'Share of per-account cache lookups answered without an API fetch.', 'percentunit', [[

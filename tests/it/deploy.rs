@@ -545,6 +545,12 @@ fn dashboard_works_imported_and_provisioned() {
         "Refresh capacity ratio",
         "Data age in cache TTLs",
         "Targets up",
+        "AppInstances up",
+        "Bots per AppInstance",
+        "AppInstance data age",
+        "AppInstanceBots",
+        "SDK API requests",
+        "SDK API errors",
     ] {
         assert!(titles.contains(&wanted), "panel {wanted} missing");
     }

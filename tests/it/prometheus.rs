@@ -191,6 +191,11 @@ fn rule_exprs_of(path: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The demo, refreshing often. Its Chime SDK source is spelled out (both
+/// sources, the SDK's in the demo's region) because the demo's own keeps a
+/// describe TTL of 1h: with the AppInstance's four bots described again at
+/// every listing, its few calls see the demo's throttling soon too (the
+/// SDK API errors panel).
 fn start_demo() -> Exporter {
     Exporter::start_with(
         &[
@@ -198,6 +203,12 @@ fn start_demo() -> Exporter {
             "--chime.cache-ttl",
             "2s",
             "--chime.error-backoff",
+            "1s",
+            "--chime.discover-accounts",
+            "--chime-sdk.discover-app-instances",
+            "--chime-sdk.region",
+            "us-east-1",
+            "--chime-sdk.describe-ttl",
             "1s",
         ],
         |_| {},
@@ -317,6 +328,12 @@ fn moving_any_threshold_of_the_mixin_changes_a_unit_test_outcome() {
         "capacityRatio: 1.02",
         "capacityFor: '14m'",
         "capacityFor: '16m'",
+        "sdkAppInstanceDownFor: '14m'",
+        "sdkAppInstanceDownFor: '16m'",
+        "sdkStaleSeconds: 1140",
+        "sdkStaleSeconds: 1260",
+        "sdkStaleFor: '4m'",
+        "sdkStaleFor: '6m'",
         // The selectors are configuration too.
         "chimeSelector: 'job=\"chime-exporter\"'",
         "chimeProbeSelector: 'job=\"probes\"'",
@@ -559,6 +576,36 @@ async fn real_prometheus_scrapes_the_demo_and_evaluates_dashboard_and_rules() {
         .unwrap()
         .iter()
         .any(|s| s["metric"]["account_name"] == "Engineering"));
+    // The Chime SDK row names the demo's AppInstance and counts its bots.
+    let sdk = prom
+        .query(&substitute(
+            &queries
+                .iter()
+                .find(|(t, _)| t == "Bots per AppInstance")
+                .unwrap()
+                .1,
+        ))
+        .await
+        .unwrap();
+    let sdk = sdk["result"].as_array().unwrap();
+    assert_eq!(sdk.len(), 1, "{sdk:?}");
+    assert_eq!(sdk[0]["metric"]["name"], "Support Chat");
+    assert_eq!(sdk[0]["value"][1], "4");
+    let bots = prom
+        .query(&substitute(
+            &queries
+                .iter()
+                .find(|(t, _)| t == "AppInstanceBots")
+                .unwrap()
+                .1,
+        ))
+        .await
+        .unwrap();
+    let bots = bots["result"].as_array().unwrap();
+    assert_eq!(bots.len(), 4, "{bots:?}");
+    assert!(bots
+        .iter()
+        .all(|b| b["metric"]["app_instance_name"] == "Support Chat"));
     // The probe panels show the probed bot.
     let probe = prom
         .query(&format!(
