@@ -576,6 +576,7 @@ impl Cli {
         Ok(Config {
             targets,
             sdk_targets,
+            sdk_describe_ttl: self.sdk_describe_ttl,
             target_defaults: defaults,
             config_file: self.config_file.clone(),
             endpoint_url: self.endpoint_url,

@@ -114,6 +114,8 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// The Chime SDK source's AppInstances (empty: the source is off).
     pub sdk_targets: Vec<SdkTargetConfig>,
+    /// `--chime-sdk.describe-ttl` (the demo's AppInstance takes it too).
+    pub sdk_describe_ttl: Duration,
     /// What a target of the config file takes unless it says otherwise;
     /// kept for reloads.
     pub target_defaults: TargetDefaults,
@@ -155,7 +157,7 @@ impl Config {
             app_instance_arns: Vec::new(),
             discover: true,
             cache_ttl: self.target_defaults.cache_ttl,
-            describe_ttl: Duration::from_secs(3600),
+            describe_ttl: self.sdk_describe_ttl,
             discovery_ttl: self.target_defaults.discovery_ttl,
         }]
     }
