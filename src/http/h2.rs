@@ -23,10 +23,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::server::{HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
-
-/// A connection with no open request for this long is closed.
-pub const IDLE_LIMIT: Duration = HEADER_READ_TIMEOUT;
+/// A connection with no open request for this long is closed: the header
+/// read timeout HTTP/1 connections get (`http::HEADER_READ_TIMEOUT`).
+pub const IDLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The requests open on one connection.
 #[derive(Debug)]
@@ -117,12 +116,13 @@ impl Activity {
 /// Serves one HTTP/2 connection under the watchdog (see the module
 /// documentation). `activity` must be the one the connection's service
 /// starts its requests on; `stopping` turns `true` when the server shuts
-/// down.
+/// down; a connection told to close gracefully is dropped after `grace`.
 pub async fn watch<F, E>(
     connection: F,
     graceful_shutdown: impl Fn(Pin<&mut F>),
     activity: Arc<Activity>,
     stall_limit: Duration,
+    grace: Duration,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), E>
 where
@@ -137,7 +137,7 @@ where
             result = &mut connection => return result,
             _ = tick.tick() => {
                 let now = Instant::now();
-                if closing.is_some_and(|since| now.duration_since(since) > SHUTDOWN_GRACE) {
+                if closing.is_some_and(|since| now.duration_since(since) > grace) {
                     return Ok(());
                 }
                 match activity.verdict(now, stall_limit) {

@@ -21,6 +21,9 @@ use super::routes::{handle, State};
 /// How long a client may take to send its request headers (slowloris).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+// An idle HTTP/2 connection gets as long as an HTTP/1 one to send a request.
+const _: () = assert!(h2::IDLE_LIMIT.as_secs() == HEADER_READ_TIMEOUT.as_secs());
+
 /// Requests at once on one HTTP/2 connection: a scraper needs one; the cap
 /// keeps one client from opening hundreds of scrapes on one connection.
 const MAX_STREAMS: u32 = 16;
@@ -194,6 +197,7 @@ pub async fn serve(
                                         |conn| conn.graceful_shutdown(),
                                         activity,
                                         stall_limit,
+                                        SHUTDOWN_GRACE,
                                         stopping,
                                     )
                                     .await
