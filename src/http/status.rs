@@ -14,6 +14,15 @@ use super::landing::html_escape as esc;
 /// own inline style.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The last error and when it happened, or `—`.
+fn last_error(error: Option<&str>, time: Option<f64>, now: f64) -> String {
+    match (error, time) {
+        (Some(e), Some(t)) => format!("{e} ({})", when(Some(t), now)),
+        (Some(e), None) => e.to_owned(),
+        _ => "—".to_owned(),
+    }
+}
+
 /// `2026-12-02 01:02:03 UTC (35 s ago)`, or `—`.
 fn when(time: Option<f64>, now: f64) -> String {
     let Some(t) = time else {
@@ -125,11 +134,7 @@ pub fn status_page(report: &StatusReport) -> String {
         report.accounts.len()
     );
     for a in &report.accounts {
-        let error = match (a.last_error, a.last_error_time) {
-            (Some(e), Some(t)) => format!("{e} ({})", when(Some(t), now)),
-            (Some(e), None) => e.to_owned(),
-            _ => "—".to_owned(),
-        };
+        let error = last_error(a.last_error, a.last_error_time, now);
         let _ = writeln!(
             out,
             "<tr class=\"{}\" data-account=\"{}\"><td class=\"name\">{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
@@ -160,11 +165,7 @@ pub fn status_page(report: &StatusReport) -> String {
             report.app_instances.len()
         );
         for a in &report.app_instances {
-            let error = match (a.last_error, a.last_error_time) {
-                (Some(e), Some(t)) => format!("{e} ({})", when(Some(t), now)),
-                (Some(e), None) => e.to_owned(),
-                _ => "—".to_owned(),
-            };
+            let error = last_error(a.last_error, a.last_error_time, now);
             let _ = writeln!(
                 out,
                 "<tr class=\"{}\" data-app-instance=\"{}\"><td class=\"name\">{}</td><td><code>{}</code></td>\
