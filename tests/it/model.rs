@@ -228,6 +228,41 @@ async fn get(fake: &FakeChime, path: &str) -> HttpResponse {
     http(addr, "GET", path, &[AUTH]).await
 }
 
+/// The answers every operation gives alike — unsigned, throttled, failing,
+/// unavailable, forbidden — each checked against the operation's declared
+/// errors.
+async fn check_error_answers(
+    fake: &FakeChime,
+    model: &Model,
+    op: &str,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    let addr = fake.url().trim_start_matches("http://").parse().unwrap();
+    let unsigned = http(addr, "GET", path, &[]).await;
+    assert_eq!(unsigned.status, 401, "{op} without Authorization");
+    check_answer(model, op, &unsigned, "unsigned", problems);
+    for fault in [
+        Fault::Throttle,
+        Fault::AwsError {
+            status: 500,
+            code: "ServiceFailureException".into(),
+        },
+        Fault::AwsError {
+            status: 503,
+            code: "ServiceUnavailableException".into(),
+        },
+        Fault::AwsError {
+            status: 403,
+            code: "ForbiddenException".into(),
+        },
+    ] {
+        fake.add_fault(FaultRule::new(fault.clone()).times(1));
+        let resp = get(fake, path).await;
+        check_answer(model, op, &resp, &format!("{fault:?}"), problems);
+    }
+}
+
 /// An answer checked against the operation's output shape, or, for an
 /// error, against its declared errors.
 fn check_answer(
@@ -328,29 +363,7 @@ async fn the_fake_follows_the_chime_model() {
             assert_eq!(resp.status, 404, "{op}");
             check_answer(&model, op, &resp, "unknown account", &mut problems);
         }
-        let addr = fake.url().trim_start_matches("http://").parse().unwrap();
-        let unsigned = http(addr, "GET", &path, &[]).await;
-        assert_eq!(unsigned.status, 401, "{op} without Authorization");
-        check_answer(&model, op, &unsigned, "unsigned", &mut problems);
-        for fault in [
-            Fault::Throttle,
-            Fault::AwsError {
-                status: 500,
-                code: "ServiceFailureException".into(),
-            },
-            Fault::AwsError {
-                status: 503,
-                code: "ServiceUnavailableException".into(),
-            },
-            Fault::AwsError {
-                status: 403,
-                code: "ForbiddenException".into(),
-            },
-        ] {
-            fake.add_fault(FaultRule::new(fault.clone()).times(1));
-            let resp = get(&fake, &path).await;
-            check_answer(&model, op, &resp, &format!("{fault:?}"), &mut problems);
-        }
+        check_error_answers(&fake, &model, op, &path, &mut problems).await;
     }
 
     // Query names and ranges of the listings.
@@ -530,29 +543,7 @@ async fn the_fake_follows_the_chime_sdk_identity_model() {
             );
         }
         fake.set_sparse(false);
-        let addr = fake.url().trim_start_matches("http://").parse().unwrap();
-        let unsigned = http(addr, "GET", &path, &[]).await;
-        assert_eq!(unsigned.status, 401, "{op} without Authorization");
-        check_answer(&model, op, &unsigned, "unsigned", &mut problems);
-        for fault in [
-            Fault::Throttle,
-            Fault::AwsError {
-                status: 500,
-                code: "ServiceFailureException".into(),
-            },
-            Fault::AwsError {
-                status: 503,
-                code: "ServiceUnavailableException".into(),
-            },
-            Fault::AwsError {
-                status: 403,
-                code: "ForbiddenException".into(),
-            },
-        ] {
-            fake.add_fault(FaultRule::new(fault.clone()).times(1));
-            let resp = get(&fake, &path).await;
-            check_answer(&model, op, &resp, &format!("{fault:?}"), &mut problems);
-        }
+        check_error_answers(&fake, &model, op, &path, &mut problems).await;
     }
     // The Describe path, independently of `enc` above (which also built
     // the expected path): the label `{appInstanceBotArn}` is one segment,

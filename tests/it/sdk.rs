@@ -39,6 +39,22 @@ fn start(fake: &FakeChime, args: &[&str]) -> Exporter {
     })
 }
 
+/// Puts `a` at the fake, starts the exporter watching it (and `extra`
+/// flags), and waits until its bots are listed.
+async fn watch_one(fake: &FakeChime, a: FakeAppInstance, extra: &[&str]) -> (Exporter, String) {
+    let arn = a.arn.clone();
+    fake.put_app_instance(a);
+    let mut args = vec!["--chime-sdk.app-instance-arn", arn.as_str()];
+    args.extend_from_slice(extra);
+    let exporter = start(fake, &args);
+    exporter
+        .metrics_until(Duration::from_secs(30), "listed", |m| {
+            up(m, &arn) == Some(1.0)
+        })
+        .await;
+    (exporter, arn)
+}
+
 fn up(m: &Metrics, arn: &str) -> Option<f64> {
     m.get("chime_sdk_app_instance_up", &[("app_instance_arn", arn)])
 }
@@ -187,25 +203,12 @@ async fn exact_series_for_0_1_50_and_51_bots_with_timestamps_and_no_metadata() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_follow_the_cache_ttl_describes_the_describe_ttl_and_deleted_bots_go() {
     let fake = FakeChime::start().await.unwrap();
-    let a = instance("ttl", "Ttl", 3);
-    let arn = a.arn.clone();
-    fake.put_app_instance(a);
-    let exporter = start(
+    let (exporter, arn) = watch_one(
         &fake,
-        &[
-            "--chime-sdk.app-instance-arn",
-            &arn,
-            "--chime.cache-ttl",
-            "1s",
-            "--chime-sdk.describe-ttl",
-            "1h",
-        ],
-    );
-    exporter
-        .metrics_until(Duration::from_secs(30), "listed", |m| {
-            up(m, &arn) == Some(1.0)
-        })
-        .await;
+        instance("ttl", "Ttl", 3),
+        &["--chime.cache-ttl", "1s", "--chime-sdk.describe-ttl", "1h"],
+    )
+    .await;
     // Scrape for a while: the list is called again every TTL (1 s), the
     // details never again (1 h).
     let lists = || fake.requests("ListAppInstanceBots", &arn);
@@ -353,25 +356,12 @@ async fn a_bot_whose_describe_answers_404_is_left_out_and_the_instance_stays_up(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_are_fetched_again_after_the_describe_ttl() {
     let fake = FakeChime::start().await.unwrap();
-    let a = instance("again", "Again", 2);
-    let arn = a.arn.clone();
-    fake.put_app_instance(a);
-    let exporter = start(
+    let (exporter, arn) = watch_one(
         &fake,
-        &[
-            "--chime-sdk.app-instance-arn",
-            &arn,
-            "--chime.cache-ttl",
-            "1s",
-            "--chime-sdk.describe-ttl",
-            "3s",
-        ],
-    );
-    exporter
-        .metrics_until(Duration::from_secs(30), "listed", |m| {
-            up(m, &arn) == Some(1.0)
-        })
-        .await;
+        instance("again", "Again", 2),
+        &["--chime.cache-ttl", "1s", "--chime-sdk.describe-ttl", "3s"],
+    )
+    .await;
     let t0 = std::time::Instant::now();
     let deadline = t0 + Duration::from_secs(30);
     while fake.requests("DescribeAppInstanceBot", &arn) < 4 {
