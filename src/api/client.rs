@@ -106,6 +106,25 @@ pub(crate) struct SharedParts {
 }
 
 impl SharedParts {
+    /// The HTTP client every SDK client of the process gets: aws-config's
+    /// own (it leaves the client to the SDK's runtime plugin, so the same
+    /// default is taken explicitly), wrapped so that every request, retries
+    /// included, goes through `limits` and is counted in `metrics`.
+    pub fn limited_http_client(
+        &self,
+        limits: &ApiLimits,
+        metrics: &Arc<ApiMetrics>,
+    ) -> LimitedClient {
+        LimitedClient {
+            inner: self
+                .shared
+                .http_client()
+                .unwrap_or_else(default_https_client),
+            limits: limits.clone(),
+            metrics: Arc::clone(metrics),
+        }
+    }
+
     pub async fn load(settings: &ApiSettings) -> SharedParts {
         let timeouts = TimeoutConfig::builder()
             .operation_timeout(settings.timeout)
@@ -203,15 +222,8 @@ impl ChimeApi {
         if settings.role_arn.is_some() {
             builder.set_credentials_provider(credentials.clone());
         }
+        builder = builder.http_client(parts.limited_http_client(limits, &metrics));
         let shared = parts.shared;
-        // aws-config leaves the HTTP client to the SDK's runtime plugin;
-        // take the same default explicitly so it can be wrapped.
-        let inner = shared.http_client().unwrap_or_else(default_https_client);
-        builder = builder.http_client(LimitedClient {
-            inner,
-            limits: limits.clone(),
-            metrics: metrics.clone(),
-        });
         let config = builder
             .retry_classifier(ThrottlingClassifier)
             .interceptor(EmptyBodyGuard)

@@ -29,7 +29,7 @@ use aws_sdk_chimesdkidentity::error::{ProvideErrorMetadata, SdkError};
 use super::client::{ApiSettings, SharedParts};
 use super::error::{classify_sdk_error, error_chain, ApiError, ErrorKind};
 use super::interceptors::{ApiMetricsInterceptor, EmptyBodyGuard, ThrottlingClassifier};
-use super::limits::{default_https_client, ApiLimits, LimitedClient, Priority};
+use super::limits::{ApiLimits, Priority};
 use super::operation::Operation;
 use super::paginate::{paginate, More, PageError};
 use super::telemetry::ApiMetrics;
@@ -114,15 +114,7 @@ impl ChimeSdkApi {
         if settings.role_arn.is_some() {
             builder.set_credentials_provider(parts.credentials.clone());
         }
-        let inner = parts
-            .shared
-            .http_client()
-            .unwrap_or_else(default_https_client);
-        builder = builder.http_client(LimitedClient {
-            inner,
-            limits: limits.clone(),
-            metrics: metrics.clone(),
-        });
+        builder = builder.http_client(parts.limited_http_client(limits, &metrics));
         let config = builder
             .retry_classifier(ThrottlingClassifier)
             .interceptor(EmptyBodyGuard)
