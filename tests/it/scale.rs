@@ -220,6 +220,17 @@ async fn the_api_sees_exactly_the_pages_cold_and_per_ttl_whatever_the_scrapers()
             });
         }
         while tasks.join_next().await.is_some() {}
+        // A refresh the last scrape started may be between its pages: let
+        // it finish (no scrape, so no new fetch, starts meanwhile).
+        let mut calls = fake.calls("ListBots").len();
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = fake.calls("ListBots").len();
+            if now == calls {
+                break;
+            }
+            calls = now;
+        }
         let after = fetches(&fake);
         for (id, bots) in sizes {
             let new = &after[id][before[id].len()..];
